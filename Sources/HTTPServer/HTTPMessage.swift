@@ -12,22 +12,20 @@ public struct HTTPHeaders: Sendable, Sequence {
         for (name, value) in pairs { add(name, value) }
     }
 
-    /// Adds a field (names are stored lower-case).
+    /// Adds a field (the name keeps its case; lookups ignore it).
     public mutating func add(_ name: String, _ value: String) {
-        fields.append((name.lowercased(), value))
+        fields.append((name, value))
     }
 
     /// Replaces every field of that name.
     public mutating func set(_ name: String, _ value: String) {
-        let lower = name.lowercased()
-        fields.removeAll { $0.name == lower }
-        fields.append((lower, value))
+        fields.removeAll { $0.name.caseInsensitiveEquals(name) }
+        fields.append((name, value))
     }
 
     /// The first value of a field.
     public subscript(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return fields.first { $0.name == lower }?.value
+        fields.first { $0.name.caseInsensitiveEquals(name) }?.value
     }
 
     /// The number of bytes of names and values (to enforce the header size limit).
@@ -108,5 +106,14 @@ public struct HTTPResponse: Sendable {
     /// A JSON response encoded with the API's conventions (snake_case keys, RFC 3339 UTC times).
     public static func json(_ value: some Encodable, status: Int = 200) throws -> HTTPResponse {
         json(bytes: try JSONCoding.encode(value), status: status)
+    }
+}
+
+extension String {
+    /// ASCII case-insensitive equality (header names are ASCII).
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        let a = utf8, b = other.utf8
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 97 && (x | 0x20) <= 122) }
     }
 }

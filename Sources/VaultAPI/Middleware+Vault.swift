@@ -43,6 +43,12 @@ extension Middleware where Context == AppContext {
                 throw HTTPError(429, code: "rate_limited", detail: "Rate limit of this API key reached; retry in \(wait) s.",
                                 headers: [("Retry-After", String(wait))])
             }
+            // An instance key sees nothing of another base, not even that a route would be forbidden: 404 first.
+            if principal.role == .instance, let slug = context.parameters["slug"] {
+                guard let id = try vault.baseID(forSlug: slug), id == principal.baseID else {
+                    throw VaultError.notFound("Base \(slug)")
+                }
+            }
             guard roles.contains(principal.role) else {
                 throw VaultError(.forbidden, "An \(principal.role.rawValue) key may not do this.")
             }

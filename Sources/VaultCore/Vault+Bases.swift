@@ -124,6 +124,17 @@ extension Vault {
         try base(slug: slug, by: principal).scope
     }
 
+    /// The id of the live base with this slug, or nil (cached; offboarding drops the entry on every replica).
+    public func baseID(forSlug slug: String) throws(VaultError) -> UUID? {
+        guard Validation.slug(slug) == nil else { return nil }
+        if let id = liveBaseIDs.withLock({ $0[slug] }) { return id }
+        let id = try withConnection { connection in
+            try connection.query("SELECT id FROM bases WHERE slug = \(slug) AND deleted_at IS NULL").first?.decode("id", as: UUID.self)
+        }
+        if let id { liveBaseIDs.withLock { $0[slug] = id } }
+        return id
+    }
+
     /// Every base id that ever had this slug (the audit trail of offboarded bases stays searchable).
     public func baseIDs(everNamed slug: String) throws(VaultError) -> [UUID] {
         try withConnection { connection in

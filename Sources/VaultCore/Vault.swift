@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import Postgres
+import Synchronization
 
 /// One page of a listing.
 public struct Page<Item: Sendable>: Sendable {
@@ -48,6 +49,7 @@ public final class Vault: Sendable {
     /// The logger.
     public let logger: Logger
     let apiKeys: APIKeyCache
+    let liveBaseIDs = Mutex<[String: UUID]>([:])
 
     /// The channel on which replicas announce what others must drop from their caches.
     public static let invalidationChannel = "tokenvault_invalidate"
@@ -101,7 +103,10 @@ public final class Vault: Sendable {
         guard parts.count == 2 else { return }
         switch parts[0] {
         case "base":
-            if let id = UUID(uuidString: parts[1]) { barrier.forgetDataKey(for: id) }
+            if let id = UUID(uuidString: parts[1]) {
+                barrier.forgetDataKey(for: id)
+                liveBaseIDs.withLock { cache in cache = cache.filter { $0.value != id } }
+            }
             apiKeys.removeAll()
         case "api_key":
             apiKeys.remove(prefix: parts[1])
@@ -113,6 +118,7 @@ public final class Vault: Sendable {
     /// Drops every cache (after the invalidation listener reconnected and may have missed announcements).
     public func dropCaches() {
         apiKeys.removeAll()
+        liveBaseIDs.withLock { $0.removeAll() }
     }
 
     /// Turns lower-level errors into `VaultError`; database details go to the log, not to the caller.

@@ -58,7 +58,7 @@ struct DevPostgres {
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         if runAsPostgres { _ = try? Self.execute("/bin/chown", ["postgres", logFile]) }
         try run(binDirectory + "/pg_ctl", ["-D", clusterDirectory, "-l", logFile, "-w", "-t", "60", "-o",
-                                          "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+                                          "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off",
                                           "start"], what: "pg_ctl start")
         return (port, true)
     }
