@@ -161,6 +161,8 @@ final class RequestState: @unchecked Sendable {
     var body: [UInt8] = []
     var rejection: HTTPError?
     var isDispatched = false
+    /// True when a worker ran the responder (the in-flight count includes the request until it completes).
+    var wasHandled = false
     private let lock = NSLock()
     private var response: HTTPResponse?
 
@@ -198,10 +200,14 @@ private let keepEscaped: tv_mhd_unescape_callback = { _, _, text in
     return strlen(text)
 }
 
-private let requestCompleted: MHD_RequestCompletedCallback = { _, _, context, _ in
-    guard let context, let raw = context.pointee else { return }
-    Unmanaged<RequestState>.fromOpaque(raw).release()
+private let requestCompleted: MHD_RequestCompletedCallback = { cls, _, context, _ in
+    guard let cls, let context, let raw = context.pointee else { return }
+    let state = Unmanaged<RequestState>.fromOpaque(raw).takeRetainedValue()
     context.pointee = nil
+    // Only now is the response sent (or the connection gone): a draining shutdown may stop the daemon.
+    if state.isDispatched && state.wasHandled {
+        Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().requestFinished()
+    }
 }
 
 private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadDataSize, context in
@@ -252,12 +258,12 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     state.body = []
     let handle = ConnectionHandle(pointer: connection)
     server.requestStarted()
+    state.wasHandled = true
     MHD_suspend_connection(connection)
     server.workers.submit {
         let response = server.responder.respond(to: request)
         state.setResponse(response)
         MHD_resume_connection(handle.pointer)
-        server.requestFinished()
     }
     return .YES
 }

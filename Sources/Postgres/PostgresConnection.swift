@@ -82,17 +82,18 @@ public final class PostgresConnection: @unchecked Sendable {
         return isHealthy
     }
 
-    /// Waits until notifications arrive or the timeout passes, and returns those received (possibly none).
-    public func waitForNotifications(timeout: Duration) throws(PostgresError) -> [PostgresNotification] {
+    /// Waits until notifications arrive, the timeout passes, or `wakeDescriptor` becomes readable, and returns the
+    /// notifications received (possibly none).
+    public func waitForNotifications(timeout: Duration, wakeDescriptor: Int32 = -1) throws(PostgresError) -> [PostgresNotification] {
         var received = drainNotifications()
         if !received.isEmpty { return received }
         let socket = PQsocket(handle)
         guard socket >= 0 else { throw PostgresError(.connectionFailed, serverMessage: "no socket") }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        var descriptors = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)]
         let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        let ready = poll(&descriptor, 1, milliseconds)
+        let ready = poll(&descriptors, wakeDescriptor >= 0 ? 2 : 1, milliseconds)
         if ready < 0 && errno != EINTR { throw PostgresError(.connectionFailed, serverMessage: "poll failed") }
-        if ready > 0 {
+        if ready > 0 && descriptors[0].revents != 0 {
             guard PQconsumeInput(handle) == 1 else {
                 throw PostgresError(.connectionFailed, serverMessage: String(cString: PQerrorMessage(handle)))
             }

@@ -12,6 +12,7 @@ public final class PostgresListener: @unchecked Sendable {
     private var isStopped = false
     private var isRunning = false
     private var isListening = false
+    private var wakePipe: [Int32] = [-1, -1]
 
     /// A listener; call `start()`. Channel names must be plain identifiers.
     public init(connectionString: String, channels: [String],
@@ -30,6 +31,7 @@ public final class PostgresListener: @unchecked Sendable {
         defer { state.unlock() }
         guard !isRunning else { return }
         isRunning = true
+        _ = pipe(&wakePipe)
         let thread = Thread { [self] in run() }
         thread.name = "pg-listener"
         thread.start()
@@ -47,7 +49,10 @@ public final class PostgresListener: @unchecked Sendable {
         state.lock()
         isStopped = true
         state.broadcast()
+        if wakePipe[1] >= 0 { _ = write(wakePipe[1], "x", 1) }
         while isRunning { state.wait() }
+        for descriptor in wakePipe where descriptor >= 0 { close(descriptor) }
+        wakePipe = [-1, -1]
         state.unlock()
     }
 
@@ -69,7 +74,7 @@ public final class PostgresListener: @unchecked Sendable {
                 firstConnection = false
                 backoff = 0.1
                 while !shouldStop {
-                    for note in try connection.waitForNotifications(timeout: .milliseconds(500)) { onNotification(note) }
+                    for note in try connection.waitForNotifications(timeout: .seconds(5), wakeDescriptor: wakePipe[0]) { onNotification(note) }
                     if !connection.isHealthy { break }
                 }
             } catch {

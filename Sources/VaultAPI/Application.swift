@@ -15,6 +15,8 @@ public final class Application: Sendable {
     public let metrics: Metrics
     let listener: PostgresListener
     let logger: Logger
+    /// Every route as `METHOD /pattern` (the OpenAPI test checks each is documented).
+    public let routes: [String]
 
     /// Builds the service; nothing listens until `start()`.
     public init(configuration: ServiceConfiguration, keyRing: MasterKeyRing, logger: Logger,
@@ -34,7 +36,9 @@ public final class Application: Sendable {
                       limiter: RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst),
                       failureLimiter: RateLimiter(perSecond: 10, burst: 50),
                       serverStatistics: { (box.server?.requestsInFlight ?? 0, box.server?.openConnections ?? 0) })
-        self.server = HTTPServer(configuration: configuration.http, responder: api.makeRouter(), logger: logger.named("http"))
+        let router = api.makeRouter()
+        self.routes = router.routes.map { "\($0.method) \($0.pattern)" }
+        self.server = HTTPServer(configuration: configuration.http, responder: router, logger: logger.named("http"))
         box.server = server
     }
 

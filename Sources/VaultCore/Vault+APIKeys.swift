@@ -49,7 +49,7 @@ extension Vault {
         return Page(items: items, nextCursor: records.count > limit ? items.last?.id.uuidString.lowercased() : nil)
     }
 
-    /// Revokes a key; it stops working at once on this replica and within a second on the others.
+    /// Revokes a key; it stops working at once on this replica and as soon as the NOTIFY arrives on the others.
     public func revokeAPIKey(id: UUID, by principal: Principal, requestID: String?) throws(VaultError) -> APIKeyRecord {
         try withMutation(by: principal, requestID: requestID) { mutation in
             guard let row = try mutation.connection.query("""
@@ -61,7 +61,6 @@ extension Vault {
                 UPDATE api_keys SET revoked_at = \(mutation.now), revoked_by = \(principal.auditName) WHERE id = \(id)
                 RETURNING \(unsafeSQL: APIKeyRecord.columns)
                 """).first!
-            apiKeys.remove(prefix: record.prefix)
             mutation.invalidate("api_key:\(record.prefix)")
             mutation.record(AuditEvent(action: "api_key.revoked", targetType: "api_key", targetID: id.uuidString.lowercased(),
                                        baseID: record.baseID, details: ["prefix": .string(record.prefix)]))

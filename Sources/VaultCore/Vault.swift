@@ -68,7 +68,7 @@ public final class Vault: Sendable {
     /// Runs `body` in a transaction, then writes the audit events it recorded and the invalidations it asked for,
     /// and commits. Any error rolls everything back.
     public func withMutation<T>(by principal: Principal, requestID: String?, _ body: (Mutation) throws -> T) throws(VaultError) -> T {
-        try mapErrors {
+        let (value, invalidations) = try mapErrors {
             try pool.withTransaction { connection in
                 let mutation = Mutation(connection: connection, now: clock.now())
                 let value = try body(mutation)
@@ -76,9 +76,12 @@ public final class Vault: Sendable {
                 for payload in mutation.notifications {
                     try connection.query("SELECT pg_notify(\(Self.invalidationChannel), \(payload))")
                 }
-                return value
+                return (value, mutation.notifications)
             }
         }
+        // This replica forgets at once (other replicas hear the NOTIFY): a revoked key must fail on the next request.
+        for payload in invalidations { applyInvalidation(payload) }
+        return value
     }
 
     /// Runs `body` with a connection (reads).

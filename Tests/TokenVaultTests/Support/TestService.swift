@@ -73,6 +73,7 @@ final class TestService: @unchecked Sendable {
     }
 
     /// Creates an API key and returns its text.
+    @discardableResult
     func createKey(role: String, base: String? = nil) throws -> String {
         let baseField = base.map { ",\"base\":\"\($0)\"" } ?? ""
         let response = try call("POST", "/v1/api-keys", json: #"{"role":"\#(role)","name":"\#(role) key"\#(baseField)}"#)
