@@ -45,6 +45,22 @@ public final class PostgresConnection: @unchecked Sendable {
     /// True while the connection is usable.
     public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
 
+    /// A cheap check of an idle connection, without a round trip: an idle socket that became readable carries the
+    /// server's goodbye (a terminated backend, a restart), so the connection is dead.
+    public var seemsAlive: Bool {
+        guard isHealthy else { return false }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { return false }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, 0) > 0 else { return true }
+        return PQconsumeInput(handle) == 1 && isHealthy && PQisBusy(handle) == 0 && !serverClosed(socket)
+    }
+
+    private func serverClosed(_ socket: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+    }
+
     /// True when the session is inside a transaction block.
     public var isInTransaction: Bool {
         let status = PQtransactionStatus(handle)

@@ -148,7 +148,7 @@ public final class PostgresPool: @unchecked Sendable {
     /// Checks a connection that sat idle; replaces it when it no longer works.
     private func checked(_ connection: PostgresConnection) throws(PostgresError) -> PostgresConnection {
         let idleFor = ContinuousClock.now - connection.lastUsed
-        if connection.isHealthy && idleFor < configuration.healthCheckAfter { return connection }
+        if connection.seemsAlive && idleFor < configuration.healthCheckAfter { return connection }
         if connection.isHealthy, (try? connection.execute(unsafeSQL: "SELECT 1")) != nil { return connection }
         if connection.reset(), (try? connection.execute(unsafeSQL: "SELECT 1")) != nil { return connection }
         condition.lock()

@@ -180,7 +180,7 @@ public final class Barrier: Sendable {
     /// Re-wraps every data key (and the system key) that an older master key wraps under the newest one, one row per
     /// transaction so that it runs online and can be interrupted and resumed. Returns how many were re-wrapped.
     @discardableResult
-    public func rewrapAll(pool: PostgresPool, now: @Sendable () -> Date = { Date() },
+    public func rewrapAll(pool: PostgresPool, clock: WallClock = .system,
                           progress: (RewrapProgress) -> Void = { _ in }) throws -> Int {
         let newest = keyRing.newest
         let total: Int = try pool.withConnection { connection in
@@ -199,7 +199,7 @@ public final class Barrier: Sendable {
             let key = try unwrap(try row.decode("wrapped_key"), scope: "system", masterKeyID: try row.decode("master_key_id"))
             let wrapped = try wrap(key, scope: "system", with: newest)
             try connection.query("""
-                UPDATE system_keys SET master_key_id = \(newest.id), wrapped_key = \(wrapped), rewrapped_at = \(now())
+                UPDATE system_keys SET master_key_id = \(newest.id), wrapped_key = \(wrapped), rewrapped_at = \(clock.now())
                 WHERE name = 'system'
                 """)
             done += 1
@@ -216,7 +216,7 @@ public final class Barrier: Sendable {
                 let key = try unwrap(try row.decode("wrapped_key"), scope: scope, masterKeyID: try row.decode("master_key_id"))
                 let wrapped = try wrap(key, scope: scope, with: newest)
                 try connection.query("""
-                    UPDATE base_keys SET master_key_id = \(newest.id), wrapped_key = \(wrapped), rewrapped_at = \(now())
+                    UPDATE base_keys SET master_key_id = \(newest.id), wrapped_key = \(wrapped), rewrapped_at = \(clock.now())
                     WHERE base_id = \(baseID)
                     """)
                 return true

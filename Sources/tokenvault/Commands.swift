@@ -101,9 +101,9 @@ enum Commands {
             let keyRing = try ServiceConfiguration.masterKeys(from: environment)
             let pool = PostgresPool(.init(connectionString: configuration.databaseURL, maxConnections: 2))
             let barrier = Barrier(keyRing: keyRing)
-            let count = try barrier.rewrapAll(pool: pool, progress: { progress in
+            let count = try barrier.rewrapAll(pool: pool) { progress in
                 FileHandle.standardError.write(Data("re-wrapped \(progress.done)/\(progress.total)\n".utf8))
-            })
+            }
             print("\(count) data key(s) re-wrapped under master key \(keyRing.newest.id); older master keys can be removed once every replica runs with this key ring")
         default:
             throw CLIError("keys needs generate or rotate")

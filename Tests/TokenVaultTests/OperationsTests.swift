@@ -51,3 +51,40 @@ import Testing
         #expect(wrongMethod.header("allow")?.contains("GET") == true)
     }
 }
+
+@Suite struct DatabaseResilienceTests {
+    @Test("pooled connections whose backends were terminated are replaced before use: no request fails")
+    func terminatedBackendsAreReplaced() throws {
+        let service = try TestService()
+        for _ in 0..<4 { #expect(try service.call("GET", "/v1/bases").status == 200) }
+        let admin = try TestDatabase.connect(service.databaseURL)
+        let killed = try admin.query("""
+            SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'tokenvault'
+            """)
+        #expect(killed.count >= 1)
+        Thread.sleep(forTimeInterval: 0.05)
+        for _ in 0..<8 { #expect(try service.call("GET", "/v1/bases").status == 200) }
+        #expect(try service.call("GET", "/readyz", key: "").status == 200)
+    }
+
+    @Test("while the database refuses connections, requests get 503 with Retry-After and readyz says not ready; then it recovers")
+    func databaseOutage() throws {
+        let service = try TestService()
+        #expect(try service.call("GET", "/v1/bases").status == 200)
+        let admin = try TestDatabase.connect(try TestDatabase.url("postgres"))
+        let name = try TestDatabase.connect(service.databaseURL).query("SELECT current_database() AS name").first!.decode("name", as: String.self)
+        try admin.execute(unsafeSQL: "ALTER DATABASE \(name) ALLOW_CONNECTIONS false")
+        try admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = \(name)")
+        Thread.sleep(forTimeInterval: 0.05)
+        let down = try service.call("GET", "/v1/bases/anything")
+        #expect(down.status == 503 && down.isProblem, "\(down.status) \(down.text)")
+        #expect(down.header("retry-after") != nil)
+        let ready = try service.call("GET", "/readyz", key: "")
+        #expect(ready.status == 503)
+        #expect(ready.json["checks"]?["database"]?.string == "unreachable")
+        try admin.execute(unsafeSQL: "ALTER DATABASE \(name) ALLOW_CONNECTIONS true")
+        #expect(try service.call("GET", "/v1/bases").status == 200)
+        #expect(try service.call("GET", "/readyz", key: "").status == 200)
+    }
+}
