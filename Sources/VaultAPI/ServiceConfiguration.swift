@@ -45,8 +45,8 @@ public struct ServiceConfiguration: Sendable {
     /// Every variable the service reads (the README's table is generated from the same facts).
     public static let variables: [Variable] = [
         .init(name: "TOKENVAULT_DATABASE_URL", defaultValue: "(required)", meaning: "libpq connection string or postgres:// URI"),
-        .init(name: "TOKENVAULT_MASTER_KEYS", defaultValue: "", meaning: "master keys as id:base64 pairs separated by commas; the last is the newest"),
-        .init(name: "TOKENVAULT_MASTER_KEY_FILE", defaultValue: "", meaning: "file with one id:base64 master key a line (mode 600), instead of TOKENVAULT_MASTER_KEYS"),
+        .init(name: "TOKENVAULT_MASTER_KEYS", defaultValue: "(none)", meaning: "master keys as id:base64 pairs separated by commas; the last is the newest"),
+        .init(name: "TOKENVAULT_MASTER_KEY_FILE", defaultValue: "(none)", meaning: "file with one id:base64 master key a line (mode 600), instead of TOKENVAULT_MASTER_KEYS"),
         .init(name: "TOKENVAULT_LISTEN", defaultValue: "127.0.0.1:8400", meaning: "IPv4 address and port to listen on"),
         .init(name: "TOKENVAULT_HTTP_THREADS", defaultValue: "2", meaning: "libmicrohttpd polling threads"),
         .init(name: "TOKENVAULT_HTTP_WORKERS", defaultValue: "64", meaning: "worker threads that run handlers (a handler waiting on Microsoft holds one)"),

@@ -53,3 +53,16 @@ import Testing
         }
     }
 }
+
+@Suite struct DocumentationTests {
+    @Test("the README's configuration table lists every variable the service reads, with its default")
+    func configurationTable() throws {
+        let readme = try String(contentsOf: OpenAPITests.root.appendingPathComponent("README.md"), encoding: .utf8)
+        for variable in ServiceConfiguration.variables {
+            let defaultCell = variable.defaultValue.hasPrefix("(") ? variable.defaultValue : "`\(variable.defaultValue)`"
+            #expect(readme.contains("| `\(variable.name)` | \(defaultCell) |"), "\(variable.name) is missing or its default differs")
+        }
+    }
+}
+
+import VaultAPI
