@@ -40,7 +40,7 @@ import Testing
         }
     }
 
-    func makeServer(gate: Gate, pollingThreads: Int = 1, workers: Int = 4) throws -> HTTPServer {
+    func makeServer(gate: Gate, pollingThreads: Int = 1, workers: Int = 4, timeout: Int = 30) throws -> HTTPServer {
         var router = Router<Context>(makeContext: { _ in Context() }, errorResponse: { error, context in
             (error as? HTTPError ?? HTTPError(500, code: "internal_error", detail: "x")).response(requestID: context.requestID)
         })
@@ -49,7 +49,8 @@ import Testing
             return .text("slow done")
         }
         router.add("GET", "/fast/{n}") { _, context in .text("fast \(context.parameters["n"]!)") }
-        let configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, pollingThreads: pollingThreads, workerThreads: workers)
+        let configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, pollingThreads: pollingThreads, workerThreads: workers,
+                                                    connectionTimeoutSeconds: timeout)
         let server = HTTPServer(configuration: configuration, responder: router, logger: Logger(label: "test", sink: MemorySink()))
         try server.start()
         return server
@@ -102,6 +103,28 @@ import Testing
         gate.open()
         while stopped.get() == nil { Thread.sleep(forTimeInterval: 0.005) }
         #expect(result.get() == "slow done")
+    }
+
+    @Test("a connection that sends nothing is closed after the connection timeout (slow-loris protection)")
+    func idleConnectionsAreClosed() throws {
+        let server = try makeServer(gate: Gate(), timeout: 1)
+        defer { server.shutdown() }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(server.port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        _ = "GET /fast/1 HTTP/1.1\r\nHost: x\r\n".withCString { send(fd, $0, strlen($0), 0) }  // never finishes the headers
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let received = recv(fd, &buffer, buffer.count, 0)
+        #expect(received == 0, "the server should have closed the idle connection (recv returned \(received))")
     }
 
     @Test("the strict decoder names every field at fault and maps keys like the encoder")
