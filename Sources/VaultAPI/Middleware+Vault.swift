@@ -9,6 +9,7 @@ extension Middleware where Context == AppContext {
             var response = next(request, context)
             response.headers.set("X-Request-Id", context.requestID)
             response.headers.set("Cache-Control", "no-store")
+            response.headers.set("X-Content-Type-Options", "nosniff")
             let elapsed = ContinuousClock.now - context.startedAt
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let route = context.route

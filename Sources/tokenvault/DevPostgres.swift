@@ -137,7 +137,7 @@ struct DevPostgres {
     }
 
     static func postgresCanReach(_ path: String) -> Bool {
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        _ = try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         return ((try? execute("/usr/sbin/runuser", ["-u", "postgres", "--", "test", "-x", path])).map { $0.0 == 0 }) ?? false
     }
 

@@ -32,6 +32,8 @@ import Testing
         let service = try TestService()
         let response = try service.call("GET", "/v1/bases", headers: [("X-Request-Id", "trace-123.abc")])
         #expect(response.header("x-request-id") == "trace-123.abc")
+        #expect(response.header("cache-control") == "no-store")
+        #expect(response.header("x-content-type-options") == "nosniff")
         let generated = try service.call("GET", "/v1/bases", headers: [("X-Request-Id", "bad id with spaces")])
         #expect(generated.header("x-request-id")?.hasPrefix("req_") == true)
         let line = service.logs.contents.first { $0.contains("\"request.id\":\"trace-123.abc\"") }
