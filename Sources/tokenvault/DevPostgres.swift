@@ -46,7 +46,7 @@ struct DevPostgres {
 
     /// Starts the cluster (creating it on first use) unless it already runs; returns its port and whether we started it.
     func start() throws(CLIError) -> (port: Int, started: Bool) {
-        try makeDirectory(dataDirectory, mode: 0o700, forPostgres: false)
+        try makeDirectory(dataDirectory, mode: 0o711, forPostgres: false)
         try makeDirectory(socketDirectory, mode: 0o700, forPostgres: true)
         if !FileManager.default.fileExists(atPath: clusterDirectory + "/PG_VERSION") {
             try makeDirectory(clusterDirectory, mode: 0o700, forPostgres: true)
@@ -82,12 +82,15 @@ struct DevPostgres {
         guard status == 0 else { throw CLIError("\(what) failed (exit \(status)): \(output.suffix(2000))", usage: false) }
     }
 
+    /// Creates a folder (and its parents, traversable by the postgres user: mode 711), gives it `mode`, and hands it
+    /// to the postgres user when the cluster runs as that user.
     private func makeDirectory(_ path: String, mode: Int, forPostgres: Bool) throws(CLIError) {
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
         } catch {
             throw CLIError("cannot create \(path): \(error.localizedDescription)", usage: false)
         }
+        chmod(path, mode_t(mode))
         if forPostgres && runAsPostgres {
             _ = try Self.execute("/bin/chown", ["-R", "postgres:postgres", path])
         }
@@ -137,7 +140,7 @@ struct DevPostgres {
     }
 
     static func postgresCanReach(_ path: String) -> Bool {
-        _ = try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        _ = try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
         return ((try? execute("/usr/sbin/runuser", ["-u", "postgres", "--", "test", "-x", path])).map { $0.0 == 0 }) ?? false
     }
 
