@@ -24,19 +24,13 @@ struct DevPostgres {
             throw CLIError("PostgreSQL server binaries (initdb, pg_ctl) were not found; install the postgresql package (scripts/dev does)", usage: false)
         }
         binDirectory = bin
-        var cluster = dataDirectory + "/postgres"
-        var sockets = dataDirectory + "/run"
-        // The postgres user must be able to reach the folder, and a socket path must stay under 108 bytes.
+        // The postgres user must be able to reach the cluster and its log, and a socket path must stay under 108 bytes.
         let reachable = !runAsPostgres || DevPostgres.postgresCanReach(dataDirectory)
-        if !reachable || sockets.utf8.count > 80 {
-            let tag = String(dataDirectory.hashValueStable, radix: 36)
-            let fallback = "/var/tmp/tokenvault-dev-\(tag)"
-            if !reachable { cluster = fallback + "/postgres" }
-            sockets = fallback + "/run"
-        }
-        clusterDirectory = cluster
-        socketDirectory = sockets
-        logFile = dataDirectory + "/postgres.log"
+        let fallback = "/var/tmp/tokenvault-dev-" + String(dataDirectory.hashValueStable, radix: 36)
+        let home = reachable ? dataDirectory : fallback
+        clusterDirectory = home + "/postgres"
+        logFile = home + "/postgres.log"
+        socketDirectory = (home + "/run").utf8.count > 80 ? fallback + "/run" : home + "/run"
     }
 
     /// The connection string of a database in the cluster (over the unix socket).
