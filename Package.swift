@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tokenvault", targets: ["tokenvault"]),
+        .executable(name: "entra-sim", targets: ["entra-sim"]),
     ],
     targets: [
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
@@ -23,13 +24,16 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CMicroHTTPD", "Logging"]),
         .target(name: "HTTPClient", dependencies: ["CCurl", "Logging"]),
 
-        .target(name: "VaultCore", dependencies: ["Crypto", "Postgres", "Logging"]),
-        .target(name: "VaultAPI", dependencies: ["VaultCore", "HTTPServer", "Crypto", "Postgres", "Logging"]),
+        .target(name: "EntraClient", dependencies: ["HTTPClient", "Crypto"]),
+        .target(name: "VaultCore", dependencies: ["EntraClient", "Crypto", "Postgres", "Logging"]),
+        .target(name: "VaultAPI", dependencies: ["VaultCore", "EntraClient", "HTTPServer", "Crypto", "Postgres", "Logging"]),
+        .target(name: "EntraSimulator", dependencies: ["HTTPServer", "Crypto", "Logging"]),
+        .executableTarget(name: "entra-sim", dependencies: ["EntraSimulator"]),
         .executableTarget(name: "tokenvault", dependencies: ["VaultAPI", "VaultCore", "Postgres", "Crypto", "Logging"]),
 
         .testTarget(
             name: "TokenVaultTests",
-            dependencies: ["VaultAPI", "VaultCore", "Postgres", "Crypto", "HTTPServer", "HTTPClient", "Logging"]
+            dependencies: ["VaultAPI", "VaultCore", "Postgres", "Crypto", "HTTPServer", "HTTPClient", "Logging", "EntraClient", "EntraSimulator"]
         ),
     ]
 )

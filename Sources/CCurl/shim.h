@@ -13,5 +13,7 @@ static inline CURLcode tv_curl_setopt_slist(CURL *h, CURLoption o, struct curl_s
 static inline CURLcode tv_curl_setopt_write_callback(CURL *h, CURLoption o, tv_curl_write_callback v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode tv_curl_setopt_read_callback(CURL *h, CURLoption o, tv_curl_read_callback v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode tv_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
+typedef int (*tv_curl_debug_callback)(CURL *handle, curl_infotype type, char *data, size_t size, void *userptr);
+static inline CURLcode tv_curl_setopt_debug_callback(CURL *h, CURLoption o, tv_curl_debug_callback v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode tv_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 #endif

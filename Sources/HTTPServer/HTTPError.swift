@@ -26,14 +26,18 @@ public struct HTTPError: Error, Sendable {
     public let fieldProblems: [FieldProblem]
     /// Extra headers (`Retry-After`, `Allow`, `WWW-Authenticate`).
     public let headers: [(String, String)]
+    /// Extension members of the problem (`remediation`, `upstream_code`), added to the body.
+    public let extensions: [String: String]
 
     /// An error.
-    public init(_ status: Int, code: String, detail: String, fieldProblems: [FieldProblem] = [], headers: [(String, String)] = []) {
+    public init(_ status: Int, code: String, detail: String, fieldProblems: [FieldProblem] = [], headers: [(String, String)] = [],
+                extensions: [String: String] = [:]) {
         self.status = status
         self.code = code
         self.detail = detail
         self.fieldProblems = fieldProblems
         self.headers = headers
+        self.extensions = extensions
     }
 
     /// The problem `type` URI.
@@ -42,7 +46,7 @@ public struct HTTPError: Error, Sendable {
     /// The problem+json response, carrying the request id.
     public func response(requestID: String) -> HTTPResponse {
         let body = ProblemBody(type: type, title: HTTPStatus.reason(status), status: status, code: code, detail: detail,
-                               requestID: requestID, errors: fieldProblems.isEmpty ? nil : fieldProblems)
+                               requestID: requestID, errors: fieldProblems.isEmpty ? nil : fieldProblems, extensions: extensions)
         let bytes = (try? JSONCoding.encode(body)) ?? Array("{}".utf8)
         var headers = HTTPHeaders([("Content-Type", "application/problem+json")])
         for (name, value) in self.headers { headers.add(name, value) }
@@ -74,6 +78,27 @@ private struct ProblemBody: Encodable {
     let detail: String
     let requestID: String
     let errors: [HTTPError.FieldProblem]?
+    let extensions: [String: String]
+
+    struct Key: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(type, forKey: Key("type"))
+        try container.encode(title, forKey: Key("title"))
+        try container.encode(status, forKey: Key("status"))
+        try container.encode(code, forKey: Key("code"))
+        try container.encode(detail, forKey: Key("detail"))
+        try container.encode(requestID, forKey: Key("requestId"))
+        if let errors { try container.encode(errors, forKey: Key("errors")) }
+        for (name, value) in extensions { try container.encode(value, forKey: Key(name)) }
+    }
 }
 
 /// Reason phrases.

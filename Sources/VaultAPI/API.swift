@@ -24,6 +24,7 @@ struct API: Sendable {
         let admin = [allow(.admin)]
         let readers = [allow(.admin, .auditor, .instance)]
         let staff = [allow(.admin, .auditor)]
+        let adminOrInstance = [allow(.admin, .instance)]
 
         router.add("GET", "/healthz") { _, _ in .json(bytes: Array(#"{"status":"ok"}"#.utf8)) }
         router.add("GET", "/readyz", readiness)
@@ -44,6 +45,16 @@ struct API: Sendable {
         router.add("GET", "/v1/bases/{slug}/app-registration", middleware: staff, getAppRegistration)
         router.add("POST", "/v1/bases/{slug}/app-registration/credentials", middleware: admin, addCredential)
         router.add("DELETE", "/v1/bases/{slug}/app-registration/credentials/{id}", middleware: admin, retireCredential)
+
+        router.add("GET", "/v1/bases/{slug}/onboarding", middleware: staff, onboarding)
+        router.add("POST", "/v1/bases/{slug}/mailboxes", middleware: admin, createMailbox)
+        router.add("GET", "/v1/bases/{slug}/mailboxes", middleware: readers, listMailboxes)
+        router.add("GET", "/v1/bases/{slug}/mailboxes/{id}", middleware: readers, getMailbox)
+        router.add("DELETE", "/v1/bases/{slug}/mailboxes/{id}", middleware: admin, deleteMailbox)
+        router.add("POST", "/v1/bases/{slug}/mailboxes/{id}/authorizations", middleware: adminOrInstance, startAuthorization)
+        router.add("GET", "/v1/bases/{slug}/mailboxes/{id}/access-token", middleware: adminOrInstance, accessToken)
+        router.add("POST", "/v1/oauth/confirm", middleware: adminOrInstance, confirm)
+        router.add("GET", "/microsoft_outlook/confirm", confirmPage)
 
         router.add("GET", "/v1/audit-events", middleware: staff, listAuditEvents)
         router.add("GET", "/v1/audit-events/verify", middleware: staff, verifyAudit)
@@ -188,6 +199,84 @@ struct API: Sendable {
         let credential = try vault.retireClientCredential(base: context.parameter("slug"), id: id, by: context.caller,
                                                           requestID: context.requestID)
         return try .json(CredentialDTO(credential, now: vault.clock.now()))
+    }
+
+    // MARK: Mailboxes and sign-in
+
+    func mailboxID(_ context: AppContext) throws(VaultError) -> UUID {
+        guard let id = UUID(uuidString: context.parameter("id")) else { throw VaultError.notFound("Mailbox") }
+        return id
+    }
+
+    func onboarding(_ request: HTTPRequest, _ context: AppContext) throws -> HTTPResponse {
+        try .json(OnboardingDTO(try vault.onboarding(base: context.parameter("slug"), by: context.caller)))
+    }
+
+    func createMailbox(_ request: HTTPRequest, _ context: AppContext) throws -> HTTPResponse {
+        let body = try request.decode(CreateMailboxBody.self)
+        let mailbox = try vault.createMailbox(base: context.parameter("slug"), address: body.address, mode: body.mode, by: context.caller,
+                                              requestID: context.requestID)
+        var response = try HTTPResponse.json(MailboxDTO(mailbox), status: 201)
+        response.headers.set("Location", "/v1/bases/\(context.parameter("slug"))/mailboxes/\(mailbox.id.uuidString.lowercased())")
+        return response
+    }
+
+    func listMailboxes(_ request: HTTPRequest, _ context: AppContext) throws -> HTTPResponse {
+        let page = try vault.listMailboxes(base: context.parameter("slug"), limit: try request.limit(), after: try request.cursor(), by: context.caller)
+        return try .json(ListDTO(items: page.items.map(MailboxDTO.init), nextCursor: Cursor.encode(page.nextCursor)))
+    }
+
+    func getMailbox(_ request: HTTPRequest, _ context: AppContext) throws -> HTTPResponse {
+        try .json(MailboxDTO(try vault.mailbox(base: context.parameter("slug"), id: try mailboxID(context), by: context.caller)))
+    }
+
+    func deleteMailbox(_ request: HTTPRequest, _ context: AppContext) throws -> HTTPResponse {
+        try .json(MailboxDTO(try vault.deleteMailbox(base: context.parameter("slug"), id: try mailboxID(context), by: context.caller,
+                                                     requestID: context.requestID)))
+    }
+
+    func startAuthorization(_ request: HTTPRequest, _ context: AppContext) throws -> HTTPResponse {
+        if !request.body.isEmpty { _ = try request.decode(EmptyBody.self) }
+        let start = try vault.startAuthorization(base: context.parameter("slug"), mailbox: try mailboxID(context), by: context.caller,
+                                                 requestID: context.requestID)
+        return try .json(AuthorizationDTO(authorizeURL: start.authorizeURL, expiresAt: start.expiresAt,
+                                          mailboxID: start.mailbox.id.uuidString.lowercased()), status: 201)
+    }
+
+    func confirm(_ request: HTTPRequest, _ context: AppContext) throws -> HTTPResponse {
+        let body = try request.decode(ConfirmBody.self)
+        let result = try vault.confirmAuthorization(code: body.code, state: body.state, error: body.error, errorDescription: body.errorDescription,
+                                                    by: context.caller, requestID: context.requestID)
+        return try .json(MailboxDTO(result.mailbox))
+    }
+
+    /// Where Microsoft sends the browser back, when the base's reverse proxy routes the path to the vault.
+    func confirmPage(_ request: HTTPRequest, _ context: AppContext) throws -> HTTPResponse {
+        if request.query("admin_consent") != nil {
+            return ConfirmPage.adminConsent(tenant: request.query("tenant"), error: request.query("error_description") ?? request.query("error"))
+        }
+        guard let state = request.query("state"), !state.isEmpty else {
+            return ConfirmPage.failure(HTTPError(400, code: "missing_state", detail: "This page expects the answer of a Microsoft sign-in (code and state)."))
+        }
+        do {
+            let result = try vault.confirmAuthorization(code: request.query("code"), state: state, error: request.query("error"),
+                                                        errorDescription: request.query("error_description"), by: .oauthRedirect,
+                                                        requestID: context.requestID)
+            return ConfirmPage.success(result)
+        } catch {
+            return ConfirmPage.failure(ErrorMapping.map(error))
+        }
+    }
+
+    func accessToken(_ request: HTTPRequest, _ context: AppContext) throws -> HTTPResponse {
+        let resource = request.query("resource") ?? "outlook"
+        let minValidity = try request.query("min_validity").map { text throws(HTTPError) -> Int in
+            guard let value = Int(text) else { throw HTTPError.badRequest("min_validity must be a number of seconds.", code: "invalid_parameter") }
+            return value
+        } ?? 300
+        let token = try vault.accessToken(base: context.parameter("slug"), mailbox: try mailboxID(context), resource: resource,
+                                          minValidity: minValidity, by: context.caller, requestID: context.requestID)
+        return try .json(AccessTokenDTO(token, now: vault.clock.now()))
     }
 
     // MARK: Audit

@@ -1,3 +1,4 @@
+import EntraClient
 import Foundation
 import HTTPServer
 import Logging
@@ -23,7 +24,8 @@ public final class Application: Sendable {
                 clock: WallClock = .system, random: RandomSource = .secure) {
         self.logger = logger
         let pool = PostgresPool(.init(connectionString: configuration.databaseURL, maxConnections: configuration.databasePoolSize))
-        let vault = Vault(pool: pool, keyRing: keyRing, clock: clock, random: random, logger: logger.named("vault"))
+        let vault = Vault(pool: pool, keyRing: keyRing, clock: clock, random: random, logger: logger.named("vault"),
+                          entra: EntraClient(configuration: configuration.entra))
         self.vault = vault
         let metrics = Metrics()
         self.metrics = metrics

@@ -193,3 +193,128 @@ struct AuditVerificationDTO: Encodable {
 
     enum CodingKeys: String, CodingKey { case ok, checked, firstBrokenID = "firstBrokenId" }
 }
+
+struct MailboxErrorDTO: Encodable, Sendable {
+    let code: String
+    let message: String
+    @Nullable var remediation: String?
+    let at: Date
+}
+
+struct TokenStateDTO: Encodable, Sendable {
+    let resource: String
+    let expiresAt: Date
+    let obtainedAt: Date
+}
+
+struct MailboxDTO: Encodable, Sendable {
+    let id: String
+    let address: String
+    let mode: String
+    let status: String
+    @Nullable var lastError: MailboxErrorDTO?
+    @Nullable var tenantID: String?
+    let grantedScopes: [String]
+    let missingScopes: [String]
+    @Nullable var authorizedAt: Date?
+    @Nullable var refreshTokenObtainedAt: Date?
+    @Nullable var nextRefreshAt: Date?
+    let accessTokens: [TokenStateDTO]
+    let createdAt: Date
+    let updatedAt: Date
+
+    init(_ mailbox: Mailbox) {
+        id = mailbox.id.uuidString.lowercased()
+        address = mailbox.address
+        mode = mailbox.mode.rawValue
+        status = mailbox.status.rawValue
+        lastError = mailbox.lastError.map { MailboxErrorDTO(code: $0.code, message: $0.message, remediation: $0.remediation, at: $0.at) }
+        tenantID = mailbox.tenantID
+        grantedScopes = mailbox.grantedScopes
+        missingScopes = mailbox.missingScopes
+        authorizedAt = mailbox.authorizedAt
+        refreshTokenObtainedAt = mailbox.refreshTokenObtainedAt
+        nextRefreshAt = mailbox.nextRefreshAt
+        accessTokens = mailbox.accessTokens.map { TokenStateDTO(resource: $0.resource, expiresAt: $0.expiresAt, obtainedAt: $0.obtainedAt) }
+        createdAt = mailbox.createdAt
+        updatedAt = mailbox.updatedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, address, mode, status, lastError, tenantID = "tenantId", grantedScopes, missingScopes, authorizedAt, refreshTokenObtainedAt,
+             nextRefreshAt, accessTokens, createdAt, updatedAt
+    }
+}
+
+struct CreateMailboxBody: Decodable {
+    let address: String
+    let mode: String?
+}
+
+struct EmptyBody: Decodable {}
+
+struct AuthorizationDTO: Encodable {
+    let authorizeURL: String
+    let expiresAt: Date
+    let mailboxID: String
+
+    enum CodingKeys: String, CodingKey { case authorizeURL = "authorizeUrl", expiresAt, mailboxID = "mailboxId" }
+}
+
+struct ConfirmBody: Decodable {
+    let code: String?
+    let state: String
+    let error: String?
+    let errorDescription: String?
+    let sessionState: String?
+}
+
+struct AccessTokenDTO: Encodable {
+    let accessToken: String
+    let tokenType: String
+    let expiresAt: Date
+    let expiresIn: Int
+    let resource: String
+    let username: String
+    let xoauth2: String
+
+    init(_ token: IssuedAccessToken, now: Date) {
+        accessToken = token.token.revealed()  // the one answer that hands a token to its owner
+        tokenType = token.tokenType
+        expiresAt = token.expiresAt
+        expiresIn = max(0, Int(token.expiresAt.timeIntervalSince(now)))
+        resource = token.resource
+        username = token.username
+        xoauth2 = token.xoauth2.revealed()
+    }
+}
+
+struct PermissionDTO: Encodable, Sendable {
+    let api: String
+    let name: String
+}
+
+struct StepDTO: Encodable, Sendable {
+    let id: String
+    let title: String
+    let detail: String
+    @Nullable var done: Bool?
+}
+
+struct OnboardingDTO: Encodable {
+    let redirectURI: String
+    let delegatedPermissions: [PermissionDTO]
+    let applicationPermissions: [PermissionDTO]
+    @Nullable var adminConsentURL: String?
+    let steps: [StepDTO]
+
+    init(_ checklist: OnboardingChecklist) {
+        redirectURI = checklist.redirectURI
+        delegatedPermissions = checklist.delegatedPermissions.map { PermissionDTO(api: $0.api, name: $0.name) }
+        applicationPermissions = checklist.applicationPermissions.map { PermissionDTO(api: $0.api, name: $0.name) }
+        adminConsentURL = checklist.adminConsentURL
+        steps = checklist.steps.map { StepDTO(id: $0.id, title: $0.title, detail: $0.detail, done: $0.done) }
+    }
+
+    enum CodingKeys: String, CodingKey { case redirectURI = "redirectUri", delegatedPermissions, applicationPermissions, adminConsentURL = "adminConsentUrl", steps }
+}

@@ -26,17 +26,26 @@ struct ErrorMapping: Sendable {
     }
 
     static func map(_ error: VaultError) -> HTTPError {
+        var extensions: [String: String] = [:]
+        if let remediation = error.remediation { extensions["remediation"] = remediation }
+        if let upstream = error.upstreamCode { extensions["upstream_code"] = upstream }
+        let retry = error.retryAfter.map { [("Retry-After", String($0))] } ?? []
+        func problem(_ status: Int, _ code: String, headers: [(String, String)] = []) -> HTTPError {
+            HTTPError(status, code: error.reason ?? code, detail: error.message, headers: headers + retry, extensions: extensions)
+        }
         switch error.code {
-        case .notFound: return HTTPError(404, code: "not_found", detail: error.message)
-        case .conflict: return HTTPError(409, code: "conflict", detail: error.message)
+        case .notFound: return problem(404, "not_found")
+        case .conflict: return problem(409, "conflict")
         case .invalidInput:
             return HTTPError(422, code: "validation_failed", detail: "The request is invalid: \(error.message).",
                              fieldProblems: error.fieldProblems.map { .init(field: $0.field, message: $0.message) })
-        case .versionMismatch: return HTTPError(412, code: "precondition_failed", detail: error.message)
-        case .versionRequired: return HTTPError(428, code: "precondition_required", detail: error.message)
-        case .unauthenticated:
-            return HTTPError(401, code: "unauthenticated", detail: error.message, headers: [("WWW-Authenticate", "Bearer realm=\"tokenvault\"")])
-        case .forbidden: return HTTPError(403, code: "forbidden", detail: error.message)
+        case .versionMismatch: return problem(412, "precondition_failed")
+        case .versionRequired: return problem(428, "precondition_required")
+        case .unauthenticated: return problem(401, "unauthenticated", headers: [("WWW-Authenticate", "Bearer realm=\"tokenvault\"")])
+        case .forbidden: return problem(403, "forbidden")
+        case .authorizationFailed: return problem(422, "authorization_failed")
+        case .dependencyFailed: return problem(424, "dependency_failed")
+        case .upstreamUnavailable: return problem(503, "upstream_unavailable", headers: error.retryAfter == nil ? [("Retry-After", "30")] : [])
         case .unavailable: return HTTPError(503, code: "unavailable", detail: error.message, headers: [("Retry-After", "5")])
         case .configuration, .internalFailure: return HTTPError(500, code: "internal_error", detail: "An internal error occurred; see the service log.")
         }

@@ -1,3 +1,4 @@
+import EntraClient
 import Foundation
 import HTTPServer
 import Logging
@@ -19,10 +20,13 @@ public struct ServiceConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// Whether each request is logged (`TOKENVAULT_ACCESS_LOG`).
     public var accessLog: Bool
+    /// The Microsoft identity platform (`TOKENVAULT_ENTRA_AUTHORITY`, `TOKENVAULT_ENTRA_TIMEOUT`).
+    public var entra: EntraConfiguration
 
     /// Settings with defaults, for the given database.
     public init(databaseURL: String, http: HTTPServerConfiguration = HTTPServerConfiguration(), databasePoolSize: Int = 16,
-                rateLimitPerSecond: Double = 50, rateLimitBurst: Double = 100, logLevel: Logger.Level = .info, accessLog: Bool = true) {
+                rateLimitPerSecond: Double = 50, rateLimitBurst: Double = 100, logLevel: Logger.Level = .info, accessLog: Bool = true,
+                entra: EntraConfiguration = EntraConfiguration()) {
         self.databaseURL = databaseURL
         self.http = http
         self.databasePoolSize = databasePoolSize
@@ -30,6 +34,7 @@ public struct ServiceConfiguration: Sendable {
         self.rateLimitBurst = rateLimitBurst
         self.logLevel = logLevel
         self.accessLog = accessLog
+        self.entra = entra
     }
 
     /// One documented variable.
@@ -59,6 +64,8 @@ public struct ServiceConfiguration: Sendable {
         .init(name: "TOKENVAULT_RATE_BURST", defaultValue: "100", meaning: "burst per API key"),
         .init(name: "TOKENVAULT_LOG_LEVEL", defaultValue: "info", meaning: "debug, info, notice, warning or error"),
         .init(name: "TOKENVAULT_ACCESS_LOG", defaultValue: "true", meaning: "log one line per request"),
+        .init(name: "TOKENVAULT_ENTRA_AUTHORITY", defaultValue: "https://login.microsoftonline.com", meaning: "the Microsoft identity platform (EntraSimulator in development and tests)"),
+        .init(name: "TOKENVAULT_ENTRA_TIMEOUT", defaultValue: "10", meaning: "seconds allowed for one token request to Microsoft"),
     ]
 
     /// Reads the environment; a malformed value is an error naming the variable.
@@ -100,6 +107,14 @@ public struct ServiceConfiguration: Sendable {
             }
             configuration.accessLog = flag
         }
+        if let authority = environment["TOKENVAULT_ENTRA_AUTHORITY"], !authority.isEmpty {
+            guard let url = URLComponents(string: authority), ["https", "http"].contains(url.scheme ?? ""), url.host != nil,
+                  url.scheme == "https" || ["127.0.0.1", "localhost"].contains(url.host ?? "") else {
+                throw VaultError(.configuration, "TOKENVAULT_ENTRA_AUTHORITY must be an https URL (http only on loopback, for EntraSimulator)")
+            }
+            configuration.entra.authorityURL = authority.hasSuffix("/") ? String(authority.dropLast()) : authority
+        }
+        if let v = try integer("TOKENVAULT_ENTRA_TIMEOUT", 1...120) { configuration.entra.timeout = .seconds(v) }
         return configuration
     }
 

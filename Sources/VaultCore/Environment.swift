@@ -39,3 +39,6 @@ public struct RandomSource: Sendable {
         return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
     }
 }
+
+/// Secrets and tokens in memory (defined in Crypto, so that the Entra client below the core can carry them).
+public typealias Secret = Crypto.Secret

@@ -1,4 +1,5 @@
 import Crypto
+import EntraClient
 import Foundation
 import Logging
 import Postgres
@@ -48,15 +49,23 @@ public final class Vault: Sendable {
     public let random: RandomSource
     /// The logger.
     public let logger: Logger
+    /// The Microsoft identity platform.
+    public let entra: EntraClient
+    /// This replica's name in leases.
+    public let replicaID: String
     let apiKeys: APIKeyCache
     let liveBaseIDs = Mutex<[String: UUID]>([:])
+    let refreshes = SingleFlight()
 
     /// The channel on which replicas announce what others must drop from their caches.
     public static let invalidationChannel = "tokenvault_invalidate"
 
     /// A vault over a pool and the master keys.
-    public init(pool: PostgresPool, keyRing: MasterKeyRing, clock: WallClock = .system, random: RandomSource = .secure, logger: Logger) {
+    public init(pool: PostgresPool, keyRing: MasterKeyRing, clock: WallClock = .system, random: RandomSource = .secure, logger: Logger,
+                entra: EntraClient = EntraClient(configuration: EntraConfiguration())) {
         self.pool = pool
+        self.entra = entra
+        self.replicaID = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(random.uuid().uuidString.prefix(8).lowercased())"
         self.barrier = Barrier(keyRing: keyRing, random: random)
         self.audit = AuditLog(barrier: barrier)
         self.clock = clock
@@ -128,17 +137,25 @@ public final class Vault: Sendable {
     func mapErrors<T>(_ body: () throws -> T) throws(VaultError) -> T {
         do {
             return try body()
-        } catch let error as VaultError {
-            throw error
-        } catch let error as PostgresError {
-            if error.isUnavailable {
-                throw VaultError(.unavailable, "The database is unavailable; try again shortly.")
-            }
-            logger.error("database statement failed", ["db.error": error.debugDescription, "db.constraint": error.constraint ?? ""])
-            throw VaultError(.internalFailure, "A database statement failed.")
         } catch {
+            throw vaultError(from: error)
+        }
+    }
+
+    /// The `VaultError` for any error.
+    func vaultError(from error: any Error) -> VaultError {
+        switch error {
+        case let error as VaultError:
+            return error
+        case let error as PostgresError:
+            if error.isUnavailable { return VaultError(.unavailable, "The database is unavailable; try again shortly.") }
+            logger.error("database statement failed", ["db.error": error.debugDescription, "db.constraint": error.constraint ?? ""])
+            return VaultError(.internalFailure, "A database statement failed.")
+        case let error as EntraFailure:
+            return error.vaultError(context: "Microsoft")
+        default:
             logger.error("unexpected failure", ["error": "\(type(of: error))"])
-            throw VaultError(.internalFailure, "An unexpected failure occurred.")
+            return VaultError(.internalFailure, "An unexpected failure occurred.")
         }
     }
 }

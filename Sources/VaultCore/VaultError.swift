@@ -18,6 +18,13 @@ public struct VaultError: Error, Sendable, CustomStringConvertible {
         case forbidden
         /// The database cannot be reached (503).
         case unavailable
+        /// A dependency refused for good: the mailbox needs a new sign-in, the client secret was rejected, the app
+        /// registration is wrong (424).
+        case dependencyFailed = "dependency_failed"
+        /// The Microsoft identity platform is throttling, failing or unreachable: retry later (503).
+        case upstreamUnavailable = "upstream_unavailable"
+        /// The sign-in could not be completed (bad, used or expired state; another account; refused consent) (422).
+        case authorizationFailed = "authorization_failed"
         /// Configuration that prevents starting (CLI only).
         case configuration
         /// A bug or an impossible state (500).
@@ -44,12 +51,25 @@ public struct VaultError: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// Field-level problems for `invalidInput`.
     public let fieldProblems: [FieldProblem]
+    /// A finer machine-readable reason (`needs_reauthorization`, `state_expired`, …) that clients can switch on.
+    public let reason: String?
+    /// What a person must do (from the AADSTS taxonomy), when known.
+    public let remediation: String?
+    /// The AADSTS code behind the error, if any (`AADSTS700082`).
+    public let upstreamCode: String?
+    /// Seconds after which a retry makes sense.
+    public let retryAfter: Int?
 
     /// An error.
-    public init(_ code: Code, _ message: String, fieldProblems: [FieldProblem] = []) {
+    public init(_ code: Code, _ message: String, fieldProblems: [FieldProblem] = [], reason: String? = nil,
+                remediation: String? = nil, upstreamCode: String? = nil, retryAfter: Int? = nil) {
         self.code = code
         self.message = message
         self.fieldProblems = fieldProblems
+        self.reason = reason
+        self.remediation = remediation
+        self.upstreamCode = upstreamCode
+        self.retryAfter = retryAfter
     }
 
     /// Invalid input listing the problems.

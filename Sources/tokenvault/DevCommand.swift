@@ -4,6 +4,9 @@ import Logging
 import Postgres
 import VaultAPI
 import VaultCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `tokenvault dev`: everything a developer needs from one command, with its state in one folder.
 enum DevCommand {
@@ -11,6 +14,7 @@ enum DevCommand {
         let dataDirectory = try Commands.absolute(arguments.value("data-dir") ?? ".tokenvault-dev")
         let listen = arguments.value("listen") ?? "127.0.0.1:8400"
         let (host, port) = try ServiceConfiguration.parseListen(listen)
+        let simulate = arguments.flag("simulate-entra")
         try arguments.rejectUnknown()
         let logger = Logger(label: "tokenvault", level: .notice)
 
@@ -19,8 +23,14 @@ enum DevCommand {
         let (pgPort, startedCluster) = try postgres.start()
         say(startedCluster ? "PostgreSQL started (port \(pgPort), data in \(postgres.clusterDirectory))" : "PostgreSQL already running (port \(pgPort)); reusing it")
         var application: Application?
+        var simulator: pid_t?
         defer {
             application?.stop()
+            if let simulator {
+                kill(simulator, SIGTERM)
+                Subprocess.wait(simulator)
+                say("EntraSimulator stopped")
+            }
             if startedCluster {
                 postgres.stop()
                 say("PostgreSQL stopped")
@@ -50,6 +60,21 @@ enum DevCommand {
 
         // 4. The service.
         var configuration = ServiceConfiguration(databaseURL: databaseURL)
+        if simulate {
+            let seed = try startSimulator(dataDirectory: dataDirectory) { simulator = $0 }
+            configuration.entra.authorityURL = seed.authorityURL
+            say("""
+                EntraSimulator (stand-in for login.microsoftonline.com and smtp.office365.com) is running; details in \(dataDirectory)/simulator.json:
+                    authority  \(seed.authorityURL)   (TOKENVAULT_ENTRA_AUTHORITY points there)
+                    tenant     \(seed.tenantID)
+                    client id  \(seed.clientID)
+                    secret     \(seed.clientSecret)   (simulated)
+                    accounts   \(seed.accounts.joined(separator: ", "))
+                    SMTP       \(seed.smtpHost):\(seed.smtpPort) (AUTH XOAUTH2, no TLS)
+                  The demo app accepts https://<slug>.openfire.fr/microsoft_outlook/confirm for any base: after the sign-in, the browser lands
+                  on that URL; open the same path and query on http://\(host):\(port) to finish there.
+                """)
+        }
         configuration.http.host = host
         configuration.http.port = port
         configuration.databasePoolSize = 8
@@ -76,6 +101,41 @@ enum DevCommand {
         say("try: curl -H \"Authorization: Bearer $(cat \(adminKeyFile))\" http://\(host):\(app.port)/v1/bases")
         _ = SignalWaiter.wait()
         say("stopping")
+    }
+
+    struct SimulatorSeed {
+        let authorityURL: String
+        let tenantID: String
+        let clientID: String
+        let clientSecret: String
+        let accounts: [String]
+        let smtpHost: String
+        let smtpPort: Int
+    }
+
+    /// Starts `entra-sim` (built beside `tokenvault`) with the demo seed, and reads what it wrote.
+    static func startSimulator(dataDirectory: String, started: (pid_t) -> Void) throws -> SimulatorSeed {
+        let binary = Subprocess.executableDirectory + "/entra-sim"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw CLIError("\(binary) is missing: build it with `swift build --product entra-sim` (scripts/dev does)", usage: false)
+        }
+        let configFile = dataDirectory + "/simulator.json"
+        unlink(configFile)
+        let pid = try Subprocess.spawn(binary, ["--http", "127.0.0.1:0", "--smtp", "0", "--seed-demo", "--write-config", configFile], outputPath: nil)
+        started(pid)
+        for _ in 0..<200 {
+            if let data = FileManager.default.contents(atPath: configFile),
+               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               let authority = json["authority_url"] as? String, let tenant = json["tenant_id"] as? String,
+               let client = json["client_id"] as? String, let secret = json["client_secret"] as? String,
+               let accounts = json["accounts"] as? [[String: Any]], let smtp = json["smtp"] as? [String: Any] {
+                return SimulatorSeed(authorityURL: authority, tenantID: tenant, clientID: client, clientSecret: secret,
+                                     accounts: accounts.compactMap { $0["address"] as? String }, smtpHost: smtp["host"] as? String ?? "127.0.0.1",
+                                     smtpPort: smtp["port"] as? Int ?? 0)
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw CLIError("EntraSimulator did not start (no \(configFile) after 10 s)", usage: false)
     }
 
     static func say(_ text: String) {

@@ -20,15 +20,15 @@ final class TestService: @unchecked Sendable {
 
     var vault: Vault { application.vault }
 
-    init(clock: WallClock = .system, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
-        databaseURL = try TestDatabase.make()
+    init(clock: WallClock = .system, databaseURL existing: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
+        databaseURL = try existing ?? TestDatabase.make()
         var configuration = ServiceConfiguration(databaseURL: databaseURL)
         configuration.http.host = "127.0.0.1"
         configuration.http.port = 0
         configuration.http.workerThreads = 8
         configuration.databasePoolSize = 4
         configure(&configuration)
-        let keyRing = try MasterKeyRing.parse(MasterKeyRing.generateEntry(id: "test1"), source: "test")
+        let keyRing = try MasterKeyRing.parse(TestService.masterKeyEntry(for: databaseURL), source: "test")
         let sink: any LogSink = ProcessInfo.processInfo.environment["TOKENVAULT_TEST_VERBOSE"] == nil
             ? logs : FanOutSink([logs, StandardErrorSink()])
         application = Application(configuration: configuration, keyRing: keyRing,
@@ -40,6 +40,18 @@ final class TestService: @unchecked Sendable {
     }
 
     deinit { application.stop(gracePeriod: .seconds(2)) }
+
+    /// The master key of a test database: a second replica on the same database gets the same one.
+    static func masterKeyEntry(for databaseURL: String) -> String {
+        masterKeys.withLock { keys in
+            if let entry = keys[databaseURL] { return entry }
+            let entry = MasterKeyRing.generateEntry(id: "test1")
+            keys[databaseURL] = entry
+            return entry
+        }
+    }
+
+    private static let masterKeys = Mutex<[String: String]>([:])
 
     /// Every response received so far.
     var responses: [TestResponse] { recorded.withLock { $0 } }
