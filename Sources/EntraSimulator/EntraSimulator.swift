@@ -116,6 +116,11 @@ public final class EntraSimulator: Sendable {
 
     /// Counters.
     public var statistics: SimStatistics { state.inner.withLock { $0.statistics } }
+    /// Every code, refresh token and access token issued so far (tests search for them where they must not be).
+    public var issuedSecrets: [String] {
+        state.inner.withLock { Array($0.codes.keys) + Array($0.refreshTokens.keys) + Array($0.accessTokens.keys) }
+    }
+
     /// What the SMTP server received.
     public var smtpLog: [SMTPRecord] { state.inner.withLock { $0.smtpLog } }
 

@@ -35,6 +35,9 @@ extension OpenAPIDocument {
       "name": "app-registrations"
     },
     {
+      "name": "mailboxes"
+    },
+    {
       "name": "audit"
     }
   ],
@@ -834,6 +837,573 @@ extension OpenAPIDocument {
         ]
       }
     },
+    "/v1/bases/{slug}/onboarding": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/Slug"
+        }
+      ],
+      "get": {
+        "summary": "The onboarding checklist: redirect URI, permissions, admin-consent URL, steps done",
+        "tags": [
+          "mailboxes"
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Onboarding"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Problem401"
+          },
+          "403": {
+            "$ref": "#/components/responses/Problem403"
+          },
+          "404": {
+            "$ref": "#/components/responses/Problem404"
+          },
+          "429": {
+            "$ref": "#/components/responses/Problem429"
+          },
+          "503": {
+            "$ref": "#/components/responses/Problem503"
+          }
+        },
+        "x-roles": [
+          "admin",
+          "auditor"
+        ]
+      }
+    },
+    "/v1/bases/{slug}/mailboxes": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/Slug"
+        }
+      ],
+      "post": {
+        "summary": "Add a mailbox (delegated: a person signs in; application: client credentials)",
+        "tags": [
+          "mailboxes"
+        ],
+        "responses": {
+          "201": {
+            "description": "Created",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Mailbox"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Problem401"
+          },
+          "403": {
+            "$ref": "#/components/responses/Problem403"
+          },
+          "404": {
+            "$ref": "#/components/responses/Problem404"
+          },
+          "429": {
+            "$ref": "#/components/responses/Problem429"
+          },
+          "503": {
+            "$ref": "#/components/responses/Problem503"
+          },
+          "409": {
+            "$ref": "#/components/responses/Problem409"
+          },
+          "400": {
+            "$ref": "#/components/responses/Problem400"
+          },
+          "413": {
+            "$ref": "#/components/responses/Problem413"
+          },
+          "415": {
+            "$ref": "#/components/responses/Problem415"
+          },
+          "422": {
+            "$ref": "#/components/responses/Problem422"
+          },
+          "431": {
+            "$ref": "#/components/responses/Problem431"
+          }
+        },
+        "x-roles": [
+          "admin"
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CreateMailbox"
+              }
+            }
+          }
+        }
+      },
+      "get": {
+        "summary": "List the base's mailboxes",
+        "tags": [
+          "mailboxes"
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/MailboxList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/Problem400"
+          },
+          "401": {
+            "$ref": "#/components/responses/Problem401"
+          },
+          "403": {
+            "$ref": "#/components/responses/Problem403"
+          },
+          "404": {
+            "$ref": "#/components/responses/Problem404"
+          },
+          "429": {
+            "$ref": "#/components/responses/Problem429"
+          },
+          "503": {
+            "$ref": "#/components/responses/Problem503"
+          }
+        },
+        "x-roles": [
+          "admin",
+          "auditor",
+          "instance"
+        ],
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/Limit"
+          },
+          {
+            "$ref": "#/components/parameters/Cursor"
+          }
+        ]
+      }
+    },
+    "/v1/bases/{slug}/mailboxes/{id}": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/Slug"
+        },
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "format": "uuid"
+          }
+        }
+      ],
+      "get": {
+        "summary": "Read a mailbox (status, last error, token expiries; never a token)",
+        "tags": [
+          "mailboxes"
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Mailbox"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Problem401"
+          },
+          "403": {
+            "$ref": "#/components/responses/Problem403"
+          },
+          "404": {
+            "$ref": "#/components/responses/Problem404"
+          },
+          "429": {
+            "$ref": "#/components/responses/Problem429"
+          },
+          "503": {
+            "$ref": "#/components/responses/Problem503"
+          }
+        },
+        "x-roles": [
+          "admin",
+          "auditor",
+          "instance"
+        ]
+      },
+      "delete": {
+        "summary": "Remove a mailbox and erase its tokens",
+        "tags": [
+          "mailboxes"
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Mailbox"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Problem401"
+          },
+          "403": {
+            "$ref": "#/components/responses/Problem403"
+          },
+          "404": {
+            "$ref": "#/components/responses/Problem404"
+          },
+          "429": {
+            "$ref": "#/components/responses/Problem429"
+          },
+          "503": {
+            "$ref": "#/components/responses/Problem503"
+          }
+        },
+        "x-roles": [
+          "admin"
+        ]
+      }
+    },
+    "/v1/bases/{slug}/mailboxes/{id}/authorizations": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/Slug"
+        },
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "format": "uuid"
+          }
+        }
+      ],
+      "post": {
+        "summary": "Start a Microsoft sign-in for the mailbox (OpenFire's arrow)",
+        "tags": [
+          "mailboxes"
+        ],
+        "responses": {
+          "201": {
+            "description": "Created",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Authorization"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Problem401"
+          },
+          "403": {
+            "$ref": "#/components/responses/Problem403"
+          },
+          "404": {
+            "$ref": "#/components/responses/Problem404"
+          },
+          "429": {
+            "$ref": "#/components/responses/Problem429"
+          },
+          "503": {
+            "$ref": "#/components/responses/Problem503"
+          },
+          "409": {
+            "$ref": "#/components/responses/Problem409"
+          },
+          "424": {
+            "$ref": "#/components/responses/Problem424"
+          },
+          "400": {
+            "$ref": "#/components/responses/Problem400"
+          },
+          "413": {
+            "$ref": "#/components/responses/Problem413"
+          },
+          "415": {
+            "$ref": "#/components/responses/Problem415"
+          },
+          "422": {
+            "$ref": "#/components/responses/Problem422"
+          },
+          "431": {
+            "$ref": "#/components/responses/Problem431"
+          }
+        },
+        "x-roles": [
+          "admin",
+          "instance"
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "additionalProperties": false
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/bases/{slug}/mailboxes/{id}/access-token": {
+      "parameters": [
+        {
+          "$ref": "#/components/parameters/Slug"
+        },
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "format": "uuid"
+          }
+        }
+      ],
+      "get": {
+        "summary": "A token valid for at least min_validity seconds, and the XOAUTH2 string (refreshed first if needed; the disclosure is recorded)",
+        "tags": [
+          "mailboxes"
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/AccessToken"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/Problem400"
+          },
+          "401": {
+            "$ref": "#/components/responses/Problem401"
+          },
+          "403": {
+            "$ref": "#/components/responses/Problem403"
+          },
+          "404": {
+            "$ref": "#/components/responses/Problem404"
+          },
+          "429": {
+            "$ref": "#/components/responses/Problem429"
+          },
+          "503": {
+            "$ref": "#/components/responses/Problem503"
+          },
+          "422": {
+            "$ref": "#/components/responses/Problem422"
+          },
+          "424": {
+            "$ref": "#/components/responses/Problem424"
+          }
+        },
+        "x-roles": [
+          "admin",
+          "instance"
+        ],
+        "parameters": [
+          {
+            "name": "resource",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "outlook",
+                "graph"
+              ],
+              "default": "outlook"
+            }
+          },
+          {
+            "name": "min_validity",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "minimum": 0,
+              "maximum": 3000,
+              "default": 300
+            }
+          }
+        ]
+      }
+    },
+    "/v1/oauth/confirm": {
+      "post": {
+        "summary": "Complete a sign-in with the code and state Microsoft sent to the base (or its error)",
+        "tags": [
+          "mailboxes"
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Mailbox"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Problem401"
+          },
+          "403": {
+            "$ref": "#/components/responses/Problem403"
+          },
+          "404": {
+            "$ref": "#/components/responses/Problem404"
+          },
+          "429": {
+            "$ref": "#/components/responses/Problem429"
+          },
+          "503": {
+            "$ref": "#/components/responses/Problem503"
+          },
+          "422": {
+            "$ref": "#/components/responses/Problem422"
+          },
+          "400": {
+            "$ref": "#/components/responses/Problem400"
+          },
+          "413": {
+            "$ref": "#/components/responses/Problem413"
+          },
+          "415": {
+            "$ref": "#/components/responses/Problem415"
+          },
+          "431": {
+            "$ref": "#/components/responses/Problem431"
+          }
+        },
+        "x-roles": [
+          "admin",
+          "instance"
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/Confirm"
+              }
+            }
+          }
+        }
+      }
+    },
+    "/microsoft_outlook/confirm": {
+      "get": {
+        "summary": "Microsoft's redirect, when the base's proxy routes it to the vault: an HTML result page (the state is the credential)",
+        "tags": [
+          "mailboxes"
+        ],
+        "responses": {
+          "200": {
+            "description": "Outlook token validated",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "422": {
+            "description": "The sign-in was refused (HTML page with what to do)",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        },
+        "x-roles": [
+          "public"
+        ],
+        "parameters": [
+          {
+            "name": "code",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "state",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "error",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "error_description",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "admin_consent",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "tenant",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "security": []
+      }
+    },
     "/v1/audit-events": {
       "get": {
         "summary": "List audit events, newest first (CSV with Accept: text/csv)",
@@ -1124,6 +1694,16 @@ extension OpenAPIDocument {
           }
         }
       },
+      "Problem424": {
+        "description": "Microsoft refused for good: see code and remediation (needs_reauthorization, secret_expired, …)",
+        "content": {
+          "application/problem+json": {
+            "schema": {
+              "$ref": "#/components/schemas/Problem"
+            }
+          }
+        }
+      },
       "Problem429": {
         "description": "Rate limited; see Retry-After",
         "content": {
@@ -1145,7 +1725,7 @@ extension OpenAPIDocument {
         }
       },
       "Problem503": {
-        "description": "Database unavailable; see Retry-After",
+        "description": "Database or Microsoft unavailable; see Retry-After",
         "content": {
           "application/problem+json": {
             "schema": {
@@ -1200,7 +1780,41 @@ extension OpenAPIDocument {
               "rate_limited",
               "headers_too_large",
               "internal_error",
-              "unavailable"
+              "unavailable",
+              "dependency_failed",
+              "upstream_unavailable",
+              "authorization_failed",
+              "needs_reauthorization",
+              "secret_expired",
+              "client_secret_rejected",
+              "app_registration_rejected",
+              "token_request_rejected",
+              "no_app_registration",
+              "not_authorized",
+              "entra_unavailable",
+              "refresh_timeout",
+              "invalid_state",
+              "state_used",
+              "state_expired",
+              "account_mismatch",
+              "tenant_mismatch",
+              "missing_scopes",
+              "consent_denied",
+              "authorization_refused",
+              "code_redemption_failed",
+              "missing_id_token",
+              "missing_code"
+            ]
+          },
+          "remediation": {
+            "type": "string",
+            "description": "what a person must do (Microsoft errors)"
+          },
+          "upstream_code": {
+            "type": "string",
+            "description": "the AADSTS code behind the error",
+            "examples": [
+              "AADSTS700082"
             ]
           },
           "detail": {
@@ -1769,6 +2383,387 @@ extension OpenAPIDocument {
               "integer",
               "null"
             ]
+          }
+        }
+      },
+      "MailboxError": {
+        "type": "object",
+        "required": [
+          "code",
+          "message",
+          "remediation",
+          "at"
+        ],
+        "properties": {
+          "code": {
+            "type": "string",
+            "examples": [
+              "AADSTS700082",
+              "account_mismatch"
+            ]
+          },
+          "message": {
+            "type": "string"
+          },
+          "remediation": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "Mailbox": {
+        "type": "object",
+        "required": [
+          "id",
+          "address",
+          "mode",
+          "status",
+          "last_error",
+          "tenant_id",
+          "granted_scopes",
+          "missing_scopes",
+          "authorized_at",
+          "refresh_token_obtained_at",
+          "next_refresh_at",
+          "access_tokens",
+          "created_at",
+          "updated_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "string",
+            "format": "uuid"
+          },
+          "address": {
+            "type": "string",
+            "format": "email"
+          },
+          "mode": {
+            "type": "string",
+            "enum": [
+              "delegated",
+              "application"
+            ]
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "active",
+              "needs_reauthorization",
+              "failing",
+              "disabled"
+            ]
+          },
+          "last_error": {
+            "oneOf": [
+              {
+                "$ref": "#/components/schemas/MailboxError"
+              },
+              {
+                "type": "null"
+              }
+            ]
+          },
+          "tenant_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "pinned at the first sign-in"
+          },
+          "granted_scopes": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "missing_scopes": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "authorized_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "refresh_token_obtained_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "next_refresh_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "access_tokens": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "resource",
+                "expires_at",
+                "obtained_at"
+              ],
+              "properties": {
+                "resource": {
+                  "type": "string",
+                  "enum": [
+                    "outlook",
+                    "graph"
+                  ]
+                },
+                "expires_at": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "obtained_at": {
+                  "type": "string",
+                  "format": "date-time"
+                }
+              }
+            }
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "MailboxList": {
+        "type": "object",
+        "required": [
+          "items",
+          "next_cursor"
+        ],
+        "properties": {
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Mailbox"
+            }
+          },
+          "next_cursor": {
+            "type": [
+              "string",
+              "null"
+            ]
+          }
+        }
+      },
+      "CreateMailbox": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "address"
+        ],
+        "properties": {
+          "address": {
+            "type": "string",
+            "format": "email"
+          },
+          "mode": {
+            "type": "string",
+            "enum": [
+              "delegated",
+              "application"
+            ],
+            "default": "delegated"
+          }
+        }
+      },
+      "Authorization": {
+        "type": "object",
+        "required": [
+          "authorize_url",
+          "expires_at",
+          "mailbox_id"
+        ],
+        "properties": {
+          "authorize_url": {
+            "type": "string",
+            "description": "Microsoft's authorize URL with state (single use, 10 minutes), PKCE S256 and login_hint"
+          },
+          "expires_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "mailbox_id": {
+            "type": "string",
+            "format": "uuid"
+          }
+        }
+      },
+      "Confirm": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "state"
+        ],
+        "properties": {
+          "code": {
+            "type": "string"
+          },
+          "state": {
+            "type": "string"
+          },
+          "error": {
+            "type": "string"
+          },
+          "error_description": {
+            "type": "string"
+          },
+          "session_state": {
+            "type": "string"
+          }
+        }
+      },
+      "AccessToken": {
+        "type": "object",
+        "required": [
+          "access_token",
+          "token_type",
+          "expires_at",
+          "expires_in",
+          "resource",
+          "username",
+          "xoauth2"
+        ],
+        "properties": {
+          "access_token": {
+            "type": "string"
+          },
+          "token_type": {
+            "type": "string",
+            "enum": [
+              "Bearer"
+            ]
+          },
+          "expires_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "expires_in": {
+            "type": "integer"
+          },
+          "resource": {
+            "type": "string",
+            "enum": [
+              "outlook",
+              "graph"
+            ]
+          },
+          "username": {
+            "type": "string"
+          },
+          "xoauth2": {
+            "type": "string",
+            "description": "base64 of user=<mailbox>\\x01auth=Bearer <token>\\x01\\x01, for AUTH XOAUTH2"
+          }
+        }
+      },
+      "Onboarding": {
+        "type": "object",
+        "required": [
+          "redirect_uri",
+          "delegated_permissions",
+          "application_permissions",
+          "admin_consent_url",
+          "steps"
+        ],
+        "properties": {
+          "redirect_uri": {
+            "type": "string"
+          },
+          "delegated_permissions": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "api",
+                "name"
+              ],
+              "properties": {
+                "api": {
+                  "type": "string"
+                },
+                "name": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "application_permissions": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "api",
+                "name"
+              ],
+              "properties": {
+                "api": {
+                  "type": "string"
+                },
+                "name": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "admin_consent_url": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "steps": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "id",
+                "title",
+                "detail",
+                "done"
+              ],
+              "properties": {
+                "id": {
+                  "type": "string"
+                },
+                "title": {
+                  "type": "string"
+                },
+                "detail": {
+                  "type": "string"
+                },
+                "done": {
+                  "type": [
+                    "boolean",
+                    "null"
+                  ]
+                }
+              }
+            }
           }
         }
       },

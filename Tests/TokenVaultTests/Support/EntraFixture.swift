@@ -99,6 +99,7 @@ extension TestService {
     }
 
     /// Fetches a token.
+    @discardableResult
     func token(_ slug: String, _ id: String, key: String? = nil, resource: String = "outlook", minValidity: Int = 300) throws -> TestResponse {
         try call("GET", "/v1/bases/\(slug)/mailboxes/\(id)/access-token?resource=\(resource)&min_validity=\(minValidity)", key: key)
     }
