@@ -107,7 +107,7 @@ public final class EntraClient: Sendable {
               let accessToken = json["access_token"] as? String, !accessToken.isEmpty,
               let expiresIn = (json["expires_in"] as? NSNumber)?.intValue ?? (json["expires_in"] as? String).flatMap(Int.init) else {
             throw EntraFailure(kind: .transient, code: nil, error: "malformed_response", message: "The token endpoint answered 200 without a usable token.",
-                               remediation: "The request will be retried.", retryAfter: 30, httpStatus: 200)
+                               remediation: "The request will be retried.", retryAfter: nil, httpStatus: 200)
         }
         return TokenGrant(accessToken: Secret(accessToken), tokenType: json["token_type"] as? String ?? "Bearer", expiresIn: expiresIn,
                           scopes: (json["scope"] as? String ?? "").split(separator: " ").map(String.init),

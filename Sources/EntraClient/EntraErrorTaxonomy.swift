@@ -13,14 +13,14 @@ public enum EntraErrorTaxonomy {
         let retryAfter = retryAfterHeader.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let (kind, remediation) = classify(httpStatus: httpStatus, error: error, code: codes.first)
         return EntraFailure(kind: kind, code: codes.first, error: error, message: message, remediation: remediation,
-                            retryAfter: kind == .transient ? (retryAfter ?? 30) : nil, httpStatus: httpStatus)
+                            retryAfter: kind == .transient ? retryAfter : nil, httpStatus: httpStatus)
     }
 
     /// The failure for a request that never got an answer.
     public static func unreachable(_ detail: String) -> EntraFailure {
         EntraFailure(kind: .transient, code: nil, error: "unreachable", message: detail,
                      remediation: "The Microsoft identity platform could not be reached; the request will be retried.",
-                     retryAfter: 15, httpStatus: 0)
+                     retryAfter: nil, httpStatus: 0)
     }
 
     /// What to do about an error, by code first, then by `error`, then by status.

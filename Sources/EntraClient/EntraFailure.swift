@@ -24,7 +24,7 @@ public struct EntraFailure: Error, Sendable, CustomStringConvertible {
     public let message: String
     /// What a person must do, in plain words.
     public let remediation: String
-    /// Seconds to wait before retrying, for transient failures.
+    /// Seconds to wait before retrying, when Microsoft said so (`Retry-After`).
     public let retryAfter: Int?
     /// The HTTP status the platform answered (0 when unreachable).
     public let httpStatus: Int

@@ -200,5 +200,10 @@ CREATE TABLE oauth_states (
 );
 CREATE INDEX oauth_states_expiry ON oauth_states (expires_at);
 """#),
+        ("0003_refresh_backoff.sql", #"""
+-- After a transient failure (429, 5xx, timeout), no replica calls Microsoft for this mailbox before retry_after_at:
+-- Microsoft's Retry-After when it gave one, else an exponential backoff with jitter.
+ALTER TABLE mailboxes ADD COLUMN retry_after_at timestamptz;
+"""#),
     ]
 }

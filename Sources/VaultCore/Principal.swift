@@ -48,8 +48,9 @@ public struct Principal: Sendable, Equatable {
         Principal(kind: .system, id: component, role: .admin, baseID: nil, auditName: "system:\(component)")
     }
 
-    /// The browser that Microsoft redirected to `/microsoft_outlook/confirm` (the OAuth state is its credential).
-    public static let oauthRedirect = Principal(kind: .system, id: "oauth-redirect", role: .instance, baseID: nil, auditName: "oauth_redirect")
+    /// The browser that Microsoft redirected to `/microsoft_outlook/confirm`: the OAuth state is its only credential, and
+    /// it can do nothing but complete the sign-in that state names.
+    public static let oauthRedirect = Principal(kind: .system, id: "oauth-redirect", role: .admin, baseID: nil, auditName: "oauth_redirect")
 
     /// True when the principal may see this base at all (an instance key sees only its own).
     public func canSee(baseID: UUID) -> Bool {

@@ -1,29 +1,39 @@
 import Foundation
 
-/// Lets one caller per key do a piece of work while the others wait for it to finish, so that fifty requests for
-/// one expired token make one refresh on this replica (the database lease does the same across replicas).
+/// Lets one caller per key do a piece of work while the others wait for it, so that fifty requests for one expired
+/// token make one refresh on this replica (the database lease does the same across replicas). The waiters share the
+/// outcome: when the work failed, they get the same error instead of each trying again (no herd against a throttled
+/// Microsoft).
 final class SingleFlight: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var running: Set<String> = []
+    private final class Flight {
+        var isDone = false
+        var failure: (any Error)?
+    }
 
-    /// Runs `body` if no one runs it for `key`; otherwise waits until the one who does has finished, and returns false.
-    /// Either way, when it returns, a run for `key` has completed since the call began (or `body` threw).
-    func run(_ key: String, _ body: () throws -> Void) rethrows -> Bool {
+    private let condition = NSCondition()
+    private var flights: [String: Flight] = [:]
+
+    /// Runs `body` unless someone already runs it for `key`, in which case this waits for that run to end and
+    /// rethrows its error, if any.
+    func run(_ key: String, _ body: () throws -> Void) throws {
         condition.lock()
-        if running.contains(key) {
-            while running.contains(key) { condition.wait() }
+        if let flight = flights[key] {
+            while !flight.isDone { condition.wait() }
             condition.unlock()
-            return false
+            if let failure = flight.failure { throw failure }
+            return
         }
-        running.insert(key)
+        let flight = Flight()
+        flights[key] = flight
         condition.unlock()
-        defer {
-            condition.lock()
-            running.remove(key)
-            condition.broadcast()
-            condition.unlock()
-        }
-        try body()
-        return true
+        var failure: (any Error)?
+        do { try body() } catch { failure = error }
+        condition.lock()
+        flight.failure = failure
+        flight.isDone = true
+        flights[key] = nil
+        condition.broadcast()
+        condition.unlock()
+        if let failure { throw failure }
     }
 }

@@ -49,7 +49,7 @@ extension Vault {
                 throw VaultError(.upstreamUnavailable, "The token could not be refreshed in time.", reason: "refresh_timeout", retryAfter: 5)
             }
             let key = "\(baseID.uuidString):\(id.uuidString)"
-            _ = try mapErrors {
+            try mapErrors {
                 try refreshes.run(key) { try refreshUnderLease(scope, id, resource: resource, minValidity: minValidity, deadline: deadline) }
             }
         }
@@ -92,6 +92,15 @@ extension Vault {
         let consecutiveFailures: Int
         let lastErrorCode: String?
         let lastErrorRemediation: String?
+        let retryAfterAt: Date?
+    }
+
+    /// Seconds to wait after a transient failure: Microsoft's `Retry-After` when it gave one, else 1, 2, 4 … 60 seconds
+    /// with ±20 % jitter (so that replicas and mailboxes do not retry in step).
+    static func backoff(consecutiveFailures: Int, retryAfter: Int?, jitter: Double) -> Int {
+        if let retryAfter { return max(1, retryAfter) }
+        let base = min(60.0, pow(2.0, Double(max(0, consecutiveFailures - 1))))
+        return max(1, Int((base * (0.8 + 0.4 * min(max(jitter, 0), 1))).rounded()))
     }
 
     static let leaseDuration: TimeInterval = 60
@@ -111,6 +120,12 @@ extension Vault {
                     try releaseLease(scope, id)
                     return
                 }
+                if let notBefore = lease.retryAfterAt, notBefore > clock.now() {
+                    try releaseLease(scope, id)
+                    let wait = max(1, Int(notBefore.timeIntervalSince(clock.now()).rounded(.up)))
+                    throw VaultError(.upstreamUnavailable, "Microsoft failed moments ago (\(lease.lastErrorCode ?? "transient")); not calling it again before \(wait) s.",
+                                     reason: "entra_unavailable", remediation: lease.lastErrorRemediation, upstreamCode: lease.lastErrorCode, retryAfter: wait)
+                }
                 if lease.status == .needsReauthorization || lease.status == .disabled {
                     try releaseLease(scope, id)
                     throw VaultError(.dependencyFailed, "The mailbox needs a new sign-in (\(lease.lastErrorCode ?? "its grant was refused")).",
@@ -123,8 +138,8 @@ extension Vault {
                 try? releaseLease(scope, id)
                 throw error
             } catch let failure as EntraFailure {
-                try recordFailure(scope, id, lease: lease, failure: failure)
-                throw failure.vaultError(context: "Refreshing the token")
+                let wait = try recordFailure(scope, id, lease: lease, failure: failure)
+                throw failure.vaultError(context: "Refreshing the token", retryAfter: wait)
             } catch {
                 try? releaseLease(scope, id)
                 throw error
@@ -140,7 +155,7 @@ extension Vault {
                 WHERE base_id = \(scope.id) AND id = \(id) AND deleted_at IS NULL
                   AND (lease_owner IS NULL OR lease_expires_at < \(now) OR lease_owner = \(replicaID))
                 RETURNING mode, status, tenant_id, granted_scopes::text AS granted, refresh_token_sealed, previous_refresh_token_sealed,
-                          refresh_token_version, consecutive_failures, last_error_code, last_error_remediation
+                          refresh_token_version, consecutive_failures, last_error_code, last_error_remediation, retry_after_at
                 """).first else {
                 guard try connection.query("SELECT 1 FROM mailboxes WHERE base_id = \(scope.id) AND id = \(id) AND deleted_at IS NULL").first != nil else {
                     throw VaultError.notFound("Mailbox \(id.uuidString.lowercased())")
@@ -152,7 +167,8 @@ extension Vault {
                                  grantedScopes: PostgresTextArray.parse(try row.decode("granted")),
                                  refreshToken: try row.decode("refresh_token_sealed"), previousRefreshToken: try row.decode("previous_refresh_token_sealed"),
                                  refreshTokenVersion: try row.decode("refresh_token_version"), consecutiveFailures: try row.decode("consecutive_failures"),
-                                 lastErrorCode: try row.decode("last_error_code"), lastErrorRemediation: try row.decode("last_error_remediation"))
+                                 lastErrorCode: try row.decode("last_error_code"), lastErrorRemediation: try row.decode("last_error_remediation"),
+                                 retryAfterAt: try row.decode("retry_after_at"))
         }
     }
 
@@ -224,7 +240,8 @@ extension Vault {
             }
             try mutation.connection.query("""
                 UPDATE mailboxes SET status = \(status.rawValue), last_error_code = NULL, last_error = NULL, last_error_remediation = NULL,
-                       last_error_at = NULL, consecutive_failures = 0, lease_owner = NULL, lease_expires_at = NULL, updated_at = \(mutation.now)
+                       last_error_at = NULL, consecutive_failures = 0, retry_after_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                       updated_at = \(mutation.now)
                 WHERE base_id = \(scope.id) AND id = \(id)
                 """)
             if status != lease.status {
@@ -235,9 +252,14 @@ extension Vault {
         }
     }
 
-    /// Records a failed refresh on the mailbox (status per the rules of `MailboxStatus.after`) and releases the lease.
-    private func recordFailure(_ scope: BaseScope, _ id: UUID, lease: LeasedMailbox, failure: EntraFailure) throws {
+    /// Records a failed refresh on the mailbox (status per the rules of `MailboxStatus.after`, a backoff after transient
+    /// failures) and releases the lease. Returns the backoff in seconds, for transient failures.
+    @discardableResult
+    private func recordFailure(_ scope: BaseScope, _ id: UUID, lease: LeasedMailbox, failure: EntraFailure) throws -> Int? {
         let consecutive = lease.consecutiveFailures + 1
+        let wait = failure.kind == .transient
+            ? Self.backoff(consecutiveFailures: consecutive, retryAfter: failure.retryAfter, jitter: Double(random.bytes(1)[0]) / 255) : nil
+        let retryAfterAt = wait.map { clock.now().addingTimeInterval(TimeInterval($0)) }
         let event: MailboxStatus.Event = switch failure.kind {
         case .reauthorize: .grantRefused
         case .transient: .transientFailure(consecutive: consecutive)
@@ -248,7 +270,7 @@ extension Vault {
             try mutation.connection.query("""
                 UPDATE mailboxes SET status = \(status.rawValue), last_error_code = \(failure.codeText), last_error = \(failure.message),
                        last_error_remediation = \(failure.remediation), last_error_at = \(mutation.now), consecutive_failures = \(consecutive),
-                       lease_owner = NULL, lease_expires_at = NULL, updated_at = \(mutation.now)
+                       retry_after_at = \(retryAfterAt), lease_owner = NULL, lease_expires_at = NULL, updated_at = \(mutation.now)
                 WHERE base_id = \(scope.id) AND id = \(id)
                 """)
             if status != lease.status {
@@ -259,5 +281,6 @@ extension Vault {
         }
         logger.warning("token refresh failed", ["base.slug": scope.slug, "mailbox.id": id.uuidString.lowercased(), "entra.code": failure.codeText,
                                                 "entra.kind": failure.kind.rawValue])
+        return wait
     }
 }

@@ -97,11 +97,11 @@ extension Vault {
 
 extension EntraFailure {
     /// The error a caller sees when a call to Microsoft failed.
-    func vaultError(context: String) -> VaultError {
+    func vaultError(context: String, retryAfter backoff: Int? = nil) -> VaultError {
         switch kind {
         case .transient:
             return VaultError(.upstreamUnavailable, "\(context): Microsoft is unavailable (\(codeText)).", reason: "entra_unavailable",
-                              remediation: remediation, upstreamCode: codeText, retryAfter: retryAfter)
+                              remediation: remediation, upstreamCode: codeText, retryAfter: backoff ?? retryAfter ?? 30)
         case .reauthorize:
             return VaultError(.dependencyFailed, "\(context): the mailbox needs a new sign-in (\(codeText)).", reason: "needs_reauthorization",
                               remediation: remediation, upstreamCode: codeText)

@@ -152,7 +152,7 @@ extension Vault {
                     refresh_token_sealed = \(sealedRefresh), previous_refresh_token_sealed = NULL,
                     refresh_token_version = refresh_token_version + 1, refresh_token_obtained_at = \(mutation.now), refresh_token_used_at = NULL,
                     last_error_code = NULL, last_error = NULL, last_error_remediation = NULL, last_error_at = NULL, consecutive_failures = 0,
-                    authorized_at = \(mutation.now), next_refresh_at = \(mutation.now.addingTimeInterval(Self.refreshTokenRedeemInterval)),
+                    retry_after_at = NULL, authorized_at = \(mutation.now), next_refresh_at = \(mutation.now.addingTimeInterval(Self.refreshTokenRedeemInterval)),
                     updated_at = \(mutation.now)
                 WHERE base_id = \(base.id) AND id = \(mailbox.id)
                 """)
@@ -185,7 +185,7 @@ extension Vault {
     private func claimState(_ state: String, by principal: Principal, requestID: String?) throws(VaultError) -> ClaimedState {
         let unknown = VaultError(.authorizationFailed, "This sign-in was not started by TokenVault for this base.", reason: "invalid_state",
                                  remediation: "Start the sign-in again from OpenFire (the arrow in the Outlook settings).")
-        guard let baseID = OAuthState.base(of: state), principal.role != .instance || principal.baseID == baseID || principal == .oauthRedirect else {
+        guard let baseID = OAuthState.base(of: state), principal.canSee(baseID: baseID) else {
             throw unknown
         }
         let hash = SHA256.hash(state)

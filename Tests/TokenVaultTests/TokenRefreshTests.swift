@@ -1,7 +1,7 @@
 import EntraSimulator
 import Foundation
 import Testing
-import VaultCore
+@testable import VaultCore
 
 /// Tokens for instances: refreshes, faults of the identity platform, client-secret failover, and one refresh at a time.
 @Suite struct TokenRefreshTests {
@@ -147,10 +147,11 @@ import VaultCore
         #expect(try service.call("GET", "/v1/bases/noapp/mailboxes/\(id)").json["status"]?.string == "failing")
     }
 
-    @Test("throttling (429) and outages (5xx) answer 503 with Retry-After; the mailbox fails only after repeated failures")
+    @Test("throttling (429) and outages (5xx) answer 503 with Retry-After, honoured before calling again; the mailbox fails only after repeated failures")
     func transientFaults() throws {
         let entra = try EntraFixture()
-        let service = try entra.makeService()
+        let clock = MovableClock()
+        let service = try entra.makeService(clock: clock.wallClock)
         let id = try service.authorize("flaky", entra)
         try Self.expireTokens(service)
         entra.simulator.setFault(.throttle(retryAfter: 42), for: entra.clientID)
@@ -159,20 +160,56 @@ import VaultCore
         #expect(throttled.json["code"]?.string == "entra_unavailable")
         #expect(throttled.header("retry-after") == "42")
         #expect(try service.call("GET", "/v1/bases/flaky/mailboxes/\(id)").json["status"]?.string == "active")
+        // Within the 42 seconds Microsoft asked for, no new call is made.
+        let calls = entra.simulator.statistics.tokenRequests["refresh_token"] ?? 0
+        clock.advance(by: 20)
+        let waiting = try service.token("flaky", id)
+        #expect(waiting.status == 503)
+        #expect(Int(waiting.header("retry-after") ?? "0")! <= 22)
+        #expect(entra.simulator.statistics.tokenRequests["refresh_token"] ?? 0 == calls)
+        // Outages: after three failed attempts in a row the mailbox shows as failing.
         entra.simulator.clearFaults()
         entra.simulator.setFault(.serverError(status: 503), for: entra.clientID)
-        #expect(try service.token("flaky", id).status == 503)
-        #expect(try service.token("flaky", id).status == 503)
+        for _ in 0..<2 {
+            clock.advance(by: 61)
+            #expect(try service.token("flaky", id).status == 503)
+        }
         #expect(try service.call("GET", "/v1/bases/flaky/mailboxes/\(id)").json["status"]?.string == "failing")
         entra.simulator.clearFaults()
+        clock.advance(by: 61)
         #expect(try service.token("flaky", id).status == 200)
         #expect(try service.call("GET", "/v1/bases/flaky/mailboxes/\(id)").json["status"]?.string == "active")
+    }
+
+    @Test("the backoff after transient failures follows Retry-After, else doubles from 1 s to 60 s with jitter")
+    func backoffRule() {
+        #expect(Vault.backoff(consecutiveFailures: 1, retryAfter: 42, jitter: 0.5) == 42)
+        #expect(Vault.backoff(consecutiveFailures: 1, retryAfter: nil, jitter: 0.5) == 1)
+        #expect(Vault.backoff(consecutiveFailures: 4, retryAfter: nil, jitter: 0.5) == 8)
+        #expect(Vault.backoff(consecutiveFailures: 30, retryAfter: nil, jitter: 0.5) == 60)
+        #expect(Vault.backoff(consecutiveFailures: 30, retryAfter: nil, jitter: 0) == 48)
+        #expect(Vault.backoff(consecutiveFailures: 30, retryAfter: nil, jitter: 1) == 72)
+    }
+
+    @Test("while Microsoft throttles, concurrent callers share one failed attempt instead of each retrying")
+    func noHerdOnFailure() throws {
+        let entra = try EntraFixture()
+        let service = try entra.makeService()
+        let id = try service.authorize("herd", entra)
+        try Self.expireTokens(service)
+        entra.simulator.setFault(.latency(milliseconds: 300), for: entra.clientID)
+        entra.simulator.setFault(.throttle(retryAfter: 20), for: entra.clientID)
+        let before = entra.simulator.statistics.tokenRequests["refresh_token"] ?? 0
+        let results = try Self.concurrently(20) { try service.token("herd", id) }
+        #expect(results.allSatisfy { $0.status == 503 && (1...20).contains(Int($0.header("retry-after") ?? "") ?? 0) }, "\(results.map(\.status))")
+        #expect((entra.simulator.statistics.tokenRequests["refresh_token"] ?? 0) - before == 1)
     }
 
     @Test("a hung token endpoint times out into 503, and added latency is just slower")
     func hungEndpoint() throws {
         let entra = try EntraFixture()
-        let service = try entra.makeService(timeout: .seconds(1))
+        let clock = MovableClock()
+        let service = try entra.makeService(clock: clock.wallClock, timeout: .seconds(1))
         let id = try service.authorize("hung", entra)
         try Self.expireTokens(service)
         entra.simulator.setFault(.hang, for: entra.clientID)
@@ -181,6 +218,7 @@ import VaultCore
         #expect(hung.json["upstream_code"]?.string == "unreachable")
         entra.simulator.clearFaults()
         entra.simulator.setFault(.latency(milliseconds: 300), for: entra.clientID)
+        clock.advance(by: 5)
         #expect(try service.token("hung", id).status == 200)
     }
 
