@@ -40,10 +40,7 @@ struct SimulatorEndpoints: Sendable {
             """, status: status, contentType: "text/html; charset=utf-8")
     }
 
-    static func html(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
-    }
+    static func html(_ text: String) -> String { HTMLText.escape(text) }
 
     static func appending(_ pairs: [(String, String)], to uri: String) -> String {
         uri + (uri.contains("?") ? "&" : "?") + FormEncoding.encode(pairs)

@@ -73,7 +73,3 @@ final class WorkerPool: @unchecked Sendable {
     }
 }
 
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -178,7 +178,7 @@ public final class PostgresPool: @unchecked Sendable {
 
 extension Duration {
     /// The duration in seconds, as a floating-point number.
-    public var seconds: Double {
+    fileprivate var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

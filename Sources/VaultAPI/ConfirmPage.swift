@@ -44,8 +44,5 @@ enum ConfirmPage {
         return response
     }
 
-    static func html(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
-    }
+    static func html(_ text: String) -> String { HTMLText.escape(text) }
 }

@@ -10,8 +10,7 @@ extension Middleware where Context == AppContext {
             response.headers.set("X-Request-Id", context.requestID)
             response.headers.set("Cache-Control", "no-store")
             response.headers.set("X-Content-Type-Options", "nosniff")
-            let elapsed = ContinuousClock.now - context.startedAt
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = (ContinuousClock.now - context.startedAt).inSeconds
             let route = context.route
             metrics.observe(route: route, method: request.method, status: response.status, seconds: seconds)
             if accessLog {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import Synchronization
 
 /// Token buckets by key (an API key's id, or a client address for failed authentications).
@@ -24,7 +25,7 @@ final class RateLimiter: Sendable {
             if buckets.count > 100_000 { buckets.removeAll() }  // bound memory under a flood of distinct keys
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
             let elapsed = now - bucket.updated
-            bucket.tokens = min(burst, bucket.tokens + rate * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+            bucket.tokens = min(burst, bucket.tokens + rate * elapsed.inSeconds)
             bucket.updated = now
             defer { buckets[key] = bucket }
             if bucket.tokens >= 1 {

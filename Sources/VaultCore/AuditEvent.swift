@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// A value in an audit event's details. There is deliberately no case for a `Secret`.
 public enum AuditValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral {
@@ -46,35 +47,19 @@ public struct AuditEvent: Sendable {
 
     /// The details as canonical JSON (sorted keys, RFC 3339 times), the exact text that is stored and hashed.
     var canonicalDetails: String {
-        "{" + details.keys.sorted().map { key in JSONText.quote(key) + ":" + JSONText.encode(details[key]!) }.joined(separator: ",") + "}"
+        "{" + details.keys.sorted().map { key in JSONString.quote(key) + ":" + JSONText.encode(details[key]!) }.joined(separator: ",") + "}"
     }
 }
 
 enum JSONText {
     static func encode(_ value: AuditValue) -> String {
         switch value {
-        case .string(let s): return quote(s)
+        case .string(let s): return JSONString.quote(s)
         case .int(let i): return String(i)
         case .bool(let b): return b ? "true" : "false"
-        case .date(let d): return quote(d.formatted(.iso8601))
-        case .strings(let items): return "[" + items.map(quote).joined(separator: ",") + "]"
+        case .date(let d): return JSONString.quote(d.formatted(.iso8601))
+        case .strings(let items): return "[" + items.map(JSONString.quote).joined(separator: ",") + "]"
         case .null: return "null"
         }
-    }
-
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

@@ -50,7 +50,7 @@ struct DevPostgres {
         if let port = runningPort() { return (port, false) }
         let port = try DevPostgres.freePort()
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        if runAsPostgres { _ = try? Self.execute("/bin/chown", ["postgres", logFile]) }
+        if runAsPostgres { _ = try? Subprocess.run("/bin/chown", ["postgres", logFile]) }
         try run(binDirectory + "/pg_ctl", ["-D", clusterDirectory, "-l", logFile, "-w", "-t", "60", "-o",
                                           "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c full_page_writes=off",
                                           "start"], what: "pg_ctl start")
@@ -71,7 +71,7 @@ struct DevPostgres {
     }
 
     private func run(_ program: String, _ arguments: [String], what: String) throws(CLIError) {
-        let (status, output) = try Self.execute(runAsPostgres ? "/usr/sbin/runuser" : program,
+        let (status, output) = try Subprocess.run(runAsPostgres ? "/usr/sbin/runuser" : program,
                                                 runAsPostgres ? ["-u", "postgres", "--", "/usr/bin/env", "-C", "/tmp", program] + arguments : arguments)
         guard status == 0 else { throw CLIError("\(what) failed (exit \(status)): \(output.suffix(2000))", usage: false) }
     }
@@ -86,12 +86,8 @@ struct DevPostgres {
         }
         chmod(path, mode_t(mode))
         if forPostgres && runAsPostgres {
-            _ = try Self.execute("/bin/chown", ["-R", "postgres:postgres", path])
+            _ = try Subprocess.run("/bin/chown", ["-R", "postgres:postgres", path])
         }
-    }
-
-    static func execute(_ program: String, _ arguments: [String]) throws(CLIError) -> (Int32, String) {
-        try Subprocess.run(program, arguments)
     }
 
     static func findBinaries() -> String? {
@@ -109,7 +105,7 @@ struct DevPostgres {
 
     static func postgresCanReach(_ path: String) -> Bool {
         _ = try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711])
-        return ((try? execute("/usr/sbin/runuser", ["-u", "postgres", "--", "test", "-x", path])).map { $0.0 == 0 }) ?? false
+        return ((try? Subprocess.run("/usr/sbin/runuser", ["-u", "postgres", "--", "test", "-x", path])).map { $0.0 == 0 }) ?? false
     }
 
     /// A free TCP port on loopback (bound, read, released).
