@@ -31,6 +31,19 @@ import Testing
         #expect(entra.simulator.statistics.refreshesByAccount["admin@contoso.example"] == 1)
     }
 
+    @Test("tokens shorter than min_validity (a tenant policy) are handed out after at most two refreshes, not refreshed in a loop")
+    func shortTokens() throws {
+        let entra = try EntraFixture()
+        let service = try entra.makeService()
+        let id = try service.authorize("short", entra)
+        entra.simulator.setAccessTokenLifetime(600)
+        try Self.expireTokens(service)
+        let token = try service.token("short", id, minValidity: 3000)
+        #expect(token.status == 200)
+        #expect((590...600).contains(token.json["expires_in"]?.int ?? 0))
+        #expect(entra.simulator.statistics.refreshesByAccount["admin@contoso.example"] == 2)
+    }
+
     @Test("strict rotation: the vault always redeems the newest refresh token")
     func strictRotation() throws {
         let entra = try EntraFixture()
