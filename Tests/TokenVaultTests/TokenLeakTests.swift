@@ -142,3 +142,64 @@ import Testing
 }
 
 import HTTPClient
+
+@Suite struct EntraClientTests {
+    /// Signs `admin@contoso.example` in directly against the simulator and redeems the code with EntraClient.
+    func grant(_ entra: EntraFixture, client: EntraClient) throws -> TokenGrant {
+        let pkce = PKCE.make()
+        let url = client.authorizeURL(tenant: "organizations", clientID: entra.clientID, redirectURI: "https://direct.openfire.fr/microsoft_outlook/confirm",
+                                      scopes: MicrosoftScopes.signIn, state: "s", codeChallenge: pkce.challenge, loginHint: "admin@contoso.example")
+        let location = try HTTPClient().send(HTTPClientRequest(url: url)).header("location") ?? ""
+        let code = FormEncoding.decode(String(location.split(separator: "?").last ?? ""))?.first { $0.0 == "code" }?.1 ?? ""
+        return try client.redeemCode(tenant: "organizations", clientID: entra.clientID, clientSecret: Secret(entra.secret), code: Secret(code),
+                                     redirectURI: "https://direct.openfire.fr/microsoft_outlook/confirm", codeVerifier: pkce.verifier,
+                                     scopes: ["offline_access", "openid", "email", MicrosoftScopes.smtpSend])
+    }
+
+    @Test("by default an old refresh token stays valid after use; strict mode revokes it and reports the reuse")
+    func rotation() throws {
+        let entra = try EntraFixture()
+        let client = EntraClient(configuration: EntraConfiguration(authorityURL: entra.simulator.authorityURL))
+        let first = try grant(entra, client: client)
+        #expect(first.idToken?.address == "admin@contoso.example" && first.idToken?.tenantID == entra.tenant.id)
+        #expect(first.scopes.contains(MicrosoftScopes.smtpSend) && first.expiresIn == 3599)
+        let refreshToken = try #require(first.refreshToken)
+        let refresh = { try client.refresh(tenant: "organizations", clientID: entra.clientID, clientSecret: Secret(entra.secret),
+                                           refreshToken: refreshToken, scopes: ["offline_access", MicrosoftScopes.smtpSend]) }
+        let second = try refresh()
+        #expect(second.refreshToken != nil && second.refreshToken != refreshToken)
+        #expect(try refresh().accessToken != second.accessToken, "non-strict: the old refresh token still works")
+
+        entra.simulator.setStrictRotation(true)
+        let strict = try grant(entra, client: client)
+        let strictToken = try #require(strict.refreshToken)
+        let redeem = { try client.refresh(tenant: "organizations", clientID: entra.clientID, clientSecret: Secret(entra.secret),
+                                          refreshToken: strictToken, scopes: ["offline_access", MicrosoftScopes.smtpSend]) }
+        _ = try redeem()
+        #expect { try redeem() } throws: { error in
+            guard let failure = error as? EntraFailure else { return false }
+            return failure.code == 70000 && failure.kind == .reauthorize && failure.message.contains("reuse detected")
+        }
+    }
+
+    @Test("client credentials give an app-only token without refresh token; a wrong secret is a client-credential failure")
+    func clientCredentials() throws {
+        let entra = try EntraFixture()
+        let client = EntraClient(configuration: EntraConfiguration(authorityURL: entra.simulator.authorityURL))
+        let grant = try client.clientCredentials(tenant: entra.tenant.id, clientID: entra.clientID, clientSecret: Secret(entra.secret),
+                                                 scope: MicrosoftScopes.exchangeAppOnly)
+        #expect(grant.refreshToken == nil && grant.idToken == nil && grant.tokenType == "Bearer")
+        #expect { try client.clientCredentials(tenant: entra.tenant.id, clientID: entra.clientID, clientSecret: Secret("wrong-secret-value-000"),
+                                               scope: MicrosoftScopes.exchangeAppOnly) } throws: { error in
+            (error as? EntraFailure)?.code == 7000215 && (error as? EntraFailure)?.kind == .clientCredential && (error as? EntraFailure)?.httpStatus == 401
+        }
+        #expect { try client.clientCredentials(tenant: "organizations", clientID: entra.clientID, clientSecret: Secret(entra.secret),
+                                               scope: MicrosoftScopes.exchangeAppOnly) } throws: { ($0 as? EntraFailure)?.code == 9001023 }
+        let unreachable = EntraClient(configuration: EntraConfiguration(authorityURL: "http://127.0.0.1:1", timeout: .seconds(2)))
+        #expect { try unreachable.clientCredentials(tenant: entra.tenant.id, clientID: entra.clientID, clientSecret: Secret(entra.secret),
+                                                    scope: MicrosoftScopes.exchangeAppOnly) } throws: { ($0 as? EntraFailure)?.kind == .transient }
+    }
+}
+
+import EntraClient
+import VaultCore
