@@ -64,7 +64,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var daemon: OpaquePointer?
     private let inFlight = NSCondition()
     private var inFlightCount = 0
-    private var isDraining = false
+    private var draining = false
     private var retainedSelf: Unmanaged<HTTPServer>?
 
     /// A server; call `start()`.
@@ -109,6 +109,13 @@ public final class HTTPServer: @unchecked Sendable {
         return inFlightCount
     }
 
+    /// True once `shutdown` has stopped accepting connections.
+    public var isDraining: Bool {
+        inFlight.lock()
+        defer { inFlight.unlock() }
+        return draining
+    }
+
     /// Open connections (for metrics).
     public var openConnections: Int {
         guard let daemon else { return 0 }
@@ -122,7 +129,7 @@ public final class HTTPServer: @unchecked Sendable {
         if listener >= 0 { close(listener) }
         let deadline = Date().addingTimeInterval(gracePeriod.inSeconds)
         inFlight.lock()
-        isDraining = true
+        draining = true
         while inFlightCount > 0 && Date() < deadline { _ = inFlight.wait(until: deadline) }
         let abandoned = inFlightCount
         inFlight.unlock()
@@ -146,7 +153,7 @@ public final class HTTPServer: @unchecked Sendable {
     func requestFinished() {
         inFlight.lock()
         inFlightCount -= 1
-        if isDraining { inFlight.broadcast() }
+        if draining { inFlight.broadcast() }
         inFlight.unlock()
     }
 }

@@ -50,7 +50,7 @@ import Testing
         let id = try service.call("GET", "/v1/api-keys").json["items"]!.array.last!["id"]!.string!
         #expect(try service.call("DELETE", "/v1/api-keys/\(id)").status == 200)
         var stillValid = true
-        for _ in 0..<200 where stillValid {
+        for _ in 0..<1000 where stillValid {
             stillValid = try replica.authenticate(apiKey: key) != nil
             if stillValid { Thread.sleep(forTimeInterval: 0.01) }
         }
@@ -65,7 +65,7 @@ import Testing
         let key = created.json["key"]!.string!
         #expect(try service.call("GET", "/v1/audit-events", key: key).status == 200)
         var lastUsed: String?
-        for _ in 0..<200 where lastUsed == nil {
+        for _ in 0..<1000 where lastUsed == nil {
             lastUsed = try service.call("GET", "/v1/api-keys").json["items"]!.array.first { $0["id"] == created.json["id"] }?["last_used_at"]?.string
             if lastUsed == nil { Thread.sleep(forTimeInterval: 0.01) }
         }

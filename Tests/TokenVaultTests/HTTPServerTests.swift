@@ -98,7 +98,7 @@ import Testing
         gate.waitForArrivals(1)
         let stopped = Box<Bool>()
         Thread { server.shutdown(gracePeriod: .seconds(10)); stopped.set(true) }.start()
-        Thread.sleep(forTimeInterval: 0.1)
+        while !server.isDraining { Thread.sleep(forTimeInterval: 0.005) }
         #expect(throws: HTTPClientError.self) { try HTTPClient().send(HTTPClientRequest(url: "http://127.0.0.1:\(port)/fast/1", timeout: .seconds(2))) }
         gate.open()
         while stopped.get() == nil { Thread.sleep(forTimeInterval: 0.005) }
