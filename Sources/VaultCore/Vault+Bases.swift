@@ -92,7 +92,7 @@ extension Vault {
     }
 
     /// Offboards a base: destroys its data key (nothing sealed for it can be opened again), revokes its instance keys,
-    /// retires its credentials, frees its slug. Its audit trail stays.
+    /// retires its credentials, closes its mailboxes and erases their tokens, frees its slug. Its audit trail stays.
     public func deleteBase(slug: String, by principal: Principal, requestID: String?) throws(VaultError) -> Base {
         try withMutation(by: principal, requestID: requestID) { mutation in
             let current = try lockBase(slug: slug, by: principal, on: mutation.connection)
@@ -104,6 +104,13 @@ extension Vault {
             try mutation.connection.query("""
                 UPDATE client_credentials SET retired_at = \(mutation.now) WHERE base_id = \(current.id) AND retired_at IS NULL
                 """)
+            try mutation.connection.query("DELETE FROM access_tokens WHERE base_id = \(current.id)")
+            try mutation.connection.query("DELETE FROM oauth_states WHERE base_id = \(current.id)")
+            let mailboxes = try mutation.connection.query("""
+                UPDATE mailboxes SET deleted_at = \(mutation.now), updated_at = \(mutation.now), status = 'disabled',
+                       refresh_token_sealed = NULL, previous_refresh_token_sealed = NULL, lease_owner = NULL, lease_expires_at = NULL
+                WHERE base_id = \(current.id) AND deleted_at IS NULL
+                """).affectedRows
             try barrier.destroyDataKey(for: current.id, on: mutation.connection)
             let row = try mutation.connection.query("""
                 UPDATE bases SET status = 'offboarded', deleted_at = \(mutation.now), updated_at = \(mutation.now), version = version + 1
@@ -114,7 +121,7 @@ extension Vault {
             mutation.invalidate("base:\(current.id.uuidString.lowercased())")
             mutation.record(AuditEvent(action: "base.deleted", targetType: "base", targetID: current.id.uuidString.lowercased(),
                                        baseID: current.id, details: ["slug": .string(current.slug), "data_key_destroyed": true,
-                                                                     "api_keys_revoked": .int(revoked.count)]))
+                                                                     "api_keys_revoked": .int(revoked.count), "mailboxes_closed": .int(mailboxes)]))
             return try Base(row: row)
         }
     }

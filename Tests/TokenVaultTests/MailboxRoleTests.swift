@@ -67,6 +67,23 @@ import Testing
         #expect(try service.call("GET", "/v1/audit-events?action=mailbox.deleted").json["items"]?.array.count == 1)
     }
 
+    @Test("offboarding a base closes its mailboxes and erases every token and pending sign-in")
+    func offboarding() throws {
+        let entra = try EntraFixture()
+        let service = try entra.makeService()
+        let id = try service.authorize("bye", entra)
+        _ = try service.startAndFollow("bye", mailbox: id)  // a sign-in left pending
+        #expect(try service.token("bye", id).status == 200)
+        let deleted = try service.call("DELETE", "/v1/bases/bye")
+        #expect(deleted.status == 200)
+        let connection = try TestDatabase.connect(service.databaseURL)
+        #expect(try connection.query("SELECT 1 FROM access_tokens").isEmpty)
+        #expect(try connection.query("SELECT 1 FROM oauth_states").isEmpty)
+        #expect(try connection.query("SELECT 1 FROM mailboxes WHERE deleted_at IS NULL OR refresh_token_sealed IS NOT NULL").isEmpty)
+        let event = try service.call("GET", "/v1/audit-events?action=base.deleted").json["items"]?[0]
+        #expect(event?["details"]?["mailboxes_closed"]?.int == 1)
+    }
+
     @Test("a sole secret that Microsoft rejects (7000215) answers 424 client_secret_rejected and the mailbox fails")
     func soleWrongSecret() throws {
         let entra = try EntraFixture()
