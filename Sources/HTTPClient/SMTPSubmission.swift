@@ -11,9 +11,6 @@ public struct SMTPResult: Sendable {
     public let replies: [String]
     /// libcurl's error, when it failed.
     public let error: String?
-
-    /// The last reply line.
-    public var lastReply: String { replies.last ?? "" }
 }
 
 /// Sends a message over SMTP with `AUTH XOAUTH2` (libcurl: `CURLOPT_XOAUTH2_BEARER`, initial response on the AUTH line),

@@ -99,13 +99,6 @@ public struct Logger: Sendable {
         Logger(label: label, level: level, sink: sink, metadata: metadata)
     }
 
-    /// A copy carrying more metadata.
-    public func with(_ extra: [String: String]) -> Logger {
-        var copy = self
-        copy.metadata.merge(extra) { _, new in new }
-        return copy
-    }
-
     /// Logs at debug level.
     public func debug(_ message: @autoclosure () -> String, _ metadata: [String: String] = [:]) { log(.debug, message(), metadata) }
     /// Logs at info level.

@@ -45,12 +45,6 @@ public struct PostgresRow: Sendable {
         }
         return try T.decode(postgresText: values[index])
     }
-
-    /// True when the column is NULL or missing.
-    public func isNull(_ column: String) -> Bool {
-        guard let index = columns.indexes[column] else { return true }
-        return values[index] == nil
-    }
 }
 
 private func mismatch(_ type: String, _ text: String?) -> PostgresError {

@@ -20,7 +20,6 @@ public final class Metrics: Sendable {
 
     private let requests = Mutex<[RequestKey: Int]>([:])
     private let latency = Mutex<[String: Histogram]>([:])
-    private let counters = Mutex<[String: Int]>([:])
 
     /// Empty metrics.
     public init() {}
@@ -35,11 +34,6 @@ public final class Metrics: Sendable {
             histogram.count += 1
             histograms[route] = histogram
         }
-    }
-
-    /// Adds to a named counter (`tokenvault_…_total`).
-    public func increment(_ name: String, by amount: Int = 1) {
-        counters.withLock { $0[name, default: 0] += amount }
     }
 
     /// The exposition text, with extra gauge lines appended.
@@ -60,9 +54,6 @@ public final class Metrics: Sendable {
             out += "tokenvault_http_request_duration_seconds_bucket{route=\"\(escape(route))\",le=\"+Inf\"} \(histogram.count)\n"
             out += "tokenvault_http_request_duration_seconds_sum{route=\"\(escape(route))\"} \(histogram.sum)\n"
             out += "tokenvault_http_request_duration_seconds_count{route=\"\(escape(route))\"} \(histogram.count)\n"
-        }
-        for (name, value) in counters.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
-            out += "# TYPE \(name) counter\n\(name) \(value)\n"
         }
         var declared = Set<String>()
         for gauge in gauges {
